@@ -1,0 +1,56 @@
+"""Global context block (GcBlock) used by FGD's global distillation (Yang et al., CVPR 2022, Eq. 10).
+
+The block is GCNet's (Cao et al., ICCV-W 2019): ``out = x + T(ctx)`` with
+``ctx = sum_hw softmax_hw(conv_mask(x)) * x`` and ``T = Conv(C->C/2) -> LayerNorm -> ReLU ->
+Conv(C/2->C)``. Reference implementation: yzd-v/FGD, ``FeatureLoss.spatial_pool`` and
+``channel_add_conv_*``. The loss module owns one pair of these layers per side (student and
+teacher); this file provides the two building blocks and the official initialisation.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["make_context_mask", "make_channel_add", "global_context"]
+
+
+def make_context_mask(channels):
+    """``Conv2d(C, 1, 1)`` with the official init: kaiming-normal (fan_in, ReLU gain), zero bias."""
+    conv = nn.Conv2d(channels, 1, kernel_size=1)
+    nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_in", nonlinearity="relu")
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+def make_channel_add(channels):
+    """The transform ``Conv(C->C/2), LayerNorm([C/2,1,1]), ReLU, Conv(C/2->C)``.
+
+    Sequential indices 0, 1, 3 hold the parameters, as in the official state dicts. The last
+    conv starts at zero weight and bias, so the block starts as the identity.
+    """
+    hidden = channels // 2
+    block = nn.Sequential(
+        nn.Conv2d(channels, hidden, kernel_size=1),
+        nn.LayerNorm([hidden, 1, 1]),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(hidden, channels, kernel_size=1),
+    )
+    nn.init.zeros_(block[3].weight)
+    nn.init.zeros_(block[3].bias)
+    return block
+
+
+def global_context(x, context_mask, channel_add):
+    """Apply a GcBlock.
+
+    Args:
+        x: ``(N, C, H, W)``.
+        context_mask: ``Conv2d(C, 1, 1)`` giving the attention logits.
+        channel_add: the ``C -> C/2 -> C`` transform.
+
+    Returns:
+        ``(N, C, H, W)``: ``x + channel_add(ctx)`` with ``ctx`` ``(N, C, 1, 1)``.
+    """
+    N, C, H, W = x.shape
+    weights = F.softmax(context_mask(x).reshape(N, 1, H * W), dim=2)  # (N, 1, HW)
+    ctx = torch.bmm(x.reshape(N, C, H * W), weights.transpose(1, 2))  # (N, C, 1)
+    return x + channel_add(ctx.reshape(N, C, 1, 1))
