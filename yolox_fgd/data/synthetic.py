@@ -146,7 +146,8 @@ def _draw_object(rng, img, cls, cx, cy, size):
 
 def _sample_size(rng, h, w):
     bucket = rng.choice(3, p=[0.45, 0.4, 0.15])  # small / medium / large (COCO areas)
-    lo, hi = [(8, 30), (34, 90), (100, min(h, w) * 0.85)][bucket]
+    top = min(h, w) * 0.85
+    lo, hi = [(8, 30), (34, min(90, 0.7 * top)), (min(100, 0.8 * top), top)][bucket]
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 

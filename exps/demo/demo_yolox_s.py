@@ -1,0 +1,9 @@
+# Teacher-size demo model (YOLOX-s widths) on the embedded synthetic dataset, CPU-sized.
+from yolox_fgd.exp.demo_exp import DemoExp
+
+
+class Exp(DemoExp):
+    def __init__(self):
+        super().__init__()
+        self.depth = 0.33
+        self.width = 0.50

@@ -1,0 +1,95 @@
+"""tools/train.py and tools/eval.py stop on bad input with a message naming the problem."""
+import json
+import os
+import shutil
+
+import pytest
+import torch
+
+from tests.conftest import TINY_EXP, run_tool
+
+
+def fail(tool, *args):
+    res = run_tool(tool, *args)
+    assert res.returncode != 0, res.stdout[-2000:]
+    return res.stderr
+
+
+def test_missing_exp_file():
+    err = fail("train", "-f", "exps/does_not_exist.py", "--device", "cpu")
+    assert "experiment file not found: exps/does_not_exist.py" in err
+
+
+def test_missing_checkpoint(tiny_data):
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "-c", "/nonexistent/ckpt.pth")
+    assert "checkpoint not found: /nonexistent/ckpt.pth" in err
+    err = fail("eval", "-f", TINY_EXP, "--device", "cpu", "-c", "/nonexistent/ckpt.pth")
+    assert "checkpoint not found: /nonexistent/ckpt.pth" in err
+
+
+def test_resume_without_checkpoint(tmp_path, tiny_data):
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "--resume", "output_dir", tmp_path)
+    assert "checkpoint to resume not found" in err and "latest_ckpt.pth" in err
+
+
+def test_corrupt_checkpoint(tmp_path, tiny_data):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"\x00garbage" * 10)
+    err = fail("eval", "-f", TINY_EXP, "--device", "cpu", "-c", bad)
+    assert f"cannot read checkpoint {bad}" in err and "corrupt or truncated" in err
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    assert "is empty" in fail("eval", "-f", TINY_EXP, "--device", "cpu", "-c", empty)
+
+
+def test_checkpoint_of_another_model(tmp_path, tiny_data):
+    """A checkpoint whose weights do not fit names the mismatching keys."""
+    path = tmp_path / "other.pth"
+    torch.save({"model": {"foo.weight": torch.zeros(1)}}, path)
+    err = fail("eval", "-f", TINY_EXP, "--device", "cpu", "-c", path)
+    assert "does not fit the experiment's model" in err and "foo.weight" in err
+
+
+def test_dataset_without_annotations(tmp_path):
+    (tmp_path / "train2017").mkdir()
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "data_dir", tmp_path, "synthetic_dataset", "None")
+    assert f"annotation file not found: {tmp_path}/annotations/instances_train2017.json" in err
+
+
+def _copy_dataset(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_malformed_annotation_json(tmp_path, tiny_data):
+    root = _copy_dataset(tiny_data, tmp_path / "d")
+    (root / "annotations" / "instances_train2017.json").write_text("{not json")
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "data_dir", root, "synthetic_dataset", "None")
+    assert "instances_train2017.json is not valid json" in err
+
+
+def test_image_missing_on_disk(tmp_path, tiny_data):
+    root = _copy_dataset(tiny_data, tmp_path / "d")
+    victim = sorted(os.listdir(root / "train2017"))[0]
+    os.remove(root / "train2017" / victim)
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "data_dir", root, "synthetic_dataset", "None",
+               "output_dir", tmp_path / "out")
+    assert "missing from" in err and victim in err
+
+
+def test_class_count_differs_from_dataset(tiny_data):
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "num_classes", "80")
+    assert "num_classes=80" in err and "6 categories" in err
+
+
+def test_input_size_not_multiple_of_32(tiny_data):
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "input_size", "(100,100)")
+    assert "input_size=(100, 100) must be two positive multiples of 32" in err
+
+
+def test_fp16_on_cpu_is_refused(tiny_data):
+    assert "--fp16 needs CUDA" in fail("train", "-f", TINY_EXP, "--device", "cpu", "--fp16")
+
+
+def test_unknown_option(tiny_data):
+    assert "unknown option 'max_epochs'" in fail("train", "-f", TINY_EXP, "--device", "cpu", "max_epochs", "3")

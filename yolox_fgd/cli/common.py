@@ -1,0 +1,40 @@
+"""What the command-line tools share: error reporting and the checks made before any work."""
+import os
+import sys
+
+from loguru import logger
+
+from ..utils.checkpoint import CheckpointError
+
+__all__ = ["USER_ERRORS", "run_cli", "check_checkpoint_path", "check_dataset"]
+
+USER_ERRORS = (CheckpointError, FileNotFoundError, ImportError, ValueError, OSError, RuntimeError)
+
+
+def run_cli(main, argv=None):
+    """Call ``main(argv)``; a user error prints ``error: <message>`` and exits 1.
+
+    Set ``YOLOX_FGD_DEBUG=1`` to get the traceback instead.
+    """
+    try:
+        return main(argv)
+    except USER_ERRORS as e:
+        if os.environ.get("YOLOX_FGD_DEBUG"):
+            raise
+        logger.remove()
+        print(f"error: {e}", file=sys.__stderr__, flush=True)
+        sys.exit(1)
+
+
+def check_checkpoint_path(path, what="checkpoint"):
+    if path is not None and not os.path.isfile(path):
+        raise CheckpointError(f"{what} not found: {path} (check the path given with -c/--ckpt)")
+
+
+def check_dataset(exp, splits=("train", "val")):
+    """Annotation files of the experiment's dataset exist, are COCO json, match num_classes."""
+    from ..data.coco import check_annotations
+
+    data_dir = exp.resolve_data_dir() if hasattr(exp, "resolve_data_dir") else exp.data_dir
+    for split in splits:
+        check_annotations(data_dir, getattr(exp, f"{split}_ann"), exp.num_classes)

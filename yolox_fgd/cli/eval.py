@@ -1,0 +1,89 @@
+"""``tools/eval.py``: COCO AP of a YOLOX checkpoint with pycocotools, on CPU or CUDA.
+
+Reads YOLOX checkpoints in both forms: ``{"model": state_dict, ...}`` (official releases and
+this project's trainer) and a bare state dict. Prints AP, AP50, AP75, APs, APm, APl.
+"""
+import argparse
+
+import torch
+from loguru import logger
+
+from ..evaluators import format_ap_table
+from ..exp.build import load_exp
+from ..utils.checkpoint import CheckpointError, load_checkpoint, model_state_dict
+from ..utils.device import resolve_device
+from .common import check_dataset, run_cli
+
+__all__ = ["make_parser", "main", "evaluate_checkpoint", "load_model_weights"]
+
+
+def make_parser():
+    parser = argparse.ArgumentParser("yolox-fgd eval")
+    parser.add_argument("-expn", "--experiment-name", type=str, default=None)
+    parser.add_argument("-n", "--name", type=str, default=None, help="YOLOX model name")
+    parser.add_argument("-f", "--exp_file", default=None, type=str, help="experiment file")
+    parser.add_argument("-c", "--ckpt", default=None, type=str, help="checkpoint to evaluate")
+    parser.add_argument("-b", "--batch-size", type=int, default=16)
+    parser.add_argument("--conf", default=None, type=float, help="test confidence threshold")
+    parser.add_argument("--nms", default=None, type=float, help="test NMS IoU threshold")
+    parser.add_argument("--tsize", default=None, type=int, help="test image size")
+    parser.add_argument("--seed", default=None, type=int)
+    parser.add_argument("--fp16", default=False, action="store_true", help="half precision (CUDA)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("opts", default=None, nargs=argparse.REMAINDER, help="experiment attributes")
+    return parser
+
+
+def load_model_weights(model, ckpt_path, device="cpu"):
+    """Load a checkpoint's model weights strictly; errors name the first mismatching keys."""
+    ckpt = load_checkpoint(ckpt_path, map_location=device)
+    state = model_state_dict(ckpt, ckpt_path)
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{ckpt_path} does not fit the experiment's model: missing keys "
+            f"{result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]} "
+            "(is it the checkpoint of another experiment or model size?)"
+        )
+    return model
+
+
+def evaluate_checkpoint(exp, ckpt_path, batch_size=16, device="auto", half=False):
+    """COCO statistics (dict of fractions, see ``STAT_NAMES``) and the summary text."""
+    device = resolve_device(device)
+    if half and device.type != "cuda":
+        raise ValueError("--fp16 evaluation needs CUDA")
+    model = exp.get_model()
+    load_model_weights(model, ckpt_path, device="cpu")
+    model.to(device).eval()
+    evaluator = exp.get_evaluator(batch_size=batch_size, is_distributed=False)
+    ap, ap50, summary = evaluator.evaluate(model, distributed=False, half=half)
+    return evaluator.stats, summary
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    exp = load_exp(args.exp_file, args.name)
+    exp.merge(args.opts)
+    if args.conf is not None:
+        exp.test_conf = args.conf
+    if args.nms is not None:
+        exp.nmsthre = args.nms
+    if args.tsize is not None:
+        exp.test_size = (args.tsize, args.tsize)
+    if args.seed is not None:
+        torch.manual_seed(args.seed)
+    if args.ckpt is None:
+        raise CheckpointError("give the checkpoint to evaluate with -c/--ckpt")
+    load_checkpoint(args.ckpt)  # fail fast on a missing or corrupt file
+    check_dataset(exp, splits=("val",))
+    if not hasattr(exp, "resolve_data_dir"):
+        raise ValueError("tools/eval.py needs a yolox_fgd experiment (-f exps/...)")
+    stats, summary = evaluate_checkpoint(exp, args.ckpt, args.batch_size, args.device, args.fp16)
+    logger.info("\n" + summary)
+    print(format_ap_table(stats, title=args.experiment_name or (args.exp_file or args.name)))
+    return stats
+
+
+def cli():
+    run_cli(main)

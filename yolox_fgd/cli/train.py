@@ -1,0 +1,99 @@
+"""``tools/train.py``: YOLOX's training CLI, on CPU or CUDA, single or multi process.
+
+Same arguments as ``yolox/tools/train.py`` (0.3.0) plus ``--device {auto,cpu,cuda}``. Trailing
+``key value`` pairs set experiment attributes with typed parsing (``ema False``,
+``input_size (320,320)``, ``max_epoch 5``).
+"""
+import argparse
+import os
+import random
+import warnings
+
+import numpy as np
+import torch
+import torch.backends.cudnn as cudnn
+from loguru import logger
+
+from ..core.launch import launch
+from ..exp.build import load_exp
+from ..utils.device import resolve_device
+from .common import check_checkpoint_path, check_dataset, run_cli
+
+__all__ = ["make_parser", "main", "train_worker"]
+
+
+def make_parser():
+    parser = argparse.ArgumentParser("yolox-fgd train")
+    parser.add_argument("-expn", "--experiment-name", type=str, default=None)
+    parser.add_argument("-n", "--name", type=str, default=None, help="YOLOX model name, e.g. yolox-s")
+    parser.add_argument("--dist-backend", default=None, type=str, help="nccl (CUDA) or gloo (CPU); default by device")
+    parser.add_argument("--dist-url", default=None, type=str, help="url for distributed training, default auto")
+    parser.add_argument("-b", "--batch-size", type=int, default=64, help="total batch size over all processes")
+    parser.add_argument("-d", "--devices", default=None, type=int, help="processes (GPUs, or CPU processes)")
+    parser.add_argument("-f", "--exp_file", default=None, type=str, help="experiment file")
+    parser.add_argument("--resume", default=False, action="store_true", help="resume training")
+    parser.add_argument("-c", "--ckpt", default=None, type=str, help="checkpoint file")
+    parser.add_argument("-e", "--start_epoch", default=None, type=int, help="resume training start epoch")
+    parser.add_argument("--num_machines", default=1, type=int, help="number of nodes")
+    parser.add_argument("--machine_rank", default=0, type=int, help="node rank")
+    parser.add_argument("--fp16", dest="fp16", default=False, action="store_true", help="mixed precision (CUDA)")
+    parser.add_argument("--cache", dest="cache", default=False, action="store_true", help="cache images in RAM")
+    parser.add_argument("-o", "--occupy", dest="occupy", default=False, action="store_true",
+                        help="accepted for YOLOX compatibility; ignored")
+    parser.add_argument("-l", "--logger", type=str, default="tensorboard", help="tensorboard")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="auto: CUDA when available, else CPU")
+    parser.add_argument("opts", help="experiment attributes: key value ...", default=None,
+                        nargs=argparse.REMAINDER)
+    return parser
+
+
+def train_worker(exp, args):
+    """What each process runs: seed, then ``exp.get_trainer(args).train()``."""
+    if exp.seed is not None:
+        random.seed(exp.seed)
+        np.random.seed(exp.seed)
+        torch.manual_seed(exp.seed)
+        cudnn.deterministic = True
+        warnings.warn("You have chosen to seed training. This turns on CUDNN deterministic setting.")
+    else:
+        cudnn.benchmark = True
+    trainer = exp.get_trainer(args)
+    trainer.train()
+    return trainer
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    exp = load_exp(args.exp_file, args.name)
+    exp.merge(args.opts)
+    if not args.experiment_name:
+        args.experiment_name = (os.path.splitext(os.path.basename(args.exp_file))[0]
+                                if args.exp_file else exp.exp_name)
+    device = resolve_device(args.device)
+    if args.fp16 and device.type != "cuda":
+        raise ValueError("--fp16 needs CUDA; drop --fp16 or run with --device cuda")
+    if hasattr(exp, "check_config"):
+        exp.check_config()
+    check_checkpoint_path(args.ckpt)
+    if args.resume and args.ckpt is None:
+        latest = os.path.join(exp.output_dir, args.experiment_name, "latest_ckpt.pth")
+        check_checkpoint_path(latest, "checkpoint to resume")
+    check_dataset(exp)
+    if hasattr(exp, "check_before_launch"):
+        exp.check_before_launch(args)
+
+    if args.devices is None:
+        args.devices = torch.cuda.device_count() if device.type == "cuda" else 1
+    if device.type == "cuda" and args.devices > torch.cuda.device_count():
+        raise ValueError(f"-d {args.devices} asks for more GPUs than the {torch.cuda.device_count()} present")
+    if args.dist_backend is None:
+        args.dist_backend = "nccl" if device.type == "cuda" else "gloo"
+    args.device = device.type
+    logger.info(f"training on {device.type} with {args.devices} process(es)")
+    launch(train_worker, args.devices, args.num_machines, args.machine_rank,
+           backend=args.dist_backend, dist_url=args.dist_url, args=(exp, args))
+
+
+def cli():
+    run_cli(main)

@@ -1,0 +1,333 @@
+"""Device-agnostic YOLOX trainer (CPU and CUDA, fp16 on CUDA), with exact resume.
+
+Subclass of ``yolox.core.Trainer`` (0.3.0). It keeps YOLOX's loop and call order::
+
+    train -> before_train -> for epoch: before_epoch -> for iter: before_iter -> train_one_iter
+          -> after_iter -> after_epoch -> after_train
+
+and replaces the steps that assume CUDA (``torch.cuda.set_device``, the CUDA-stream
+prefetcher, ``torch.cuda.amp``, ``gpu_mem_usage``, the norm all-reduce through CUDA tensors).
+Extension points for subclasses: :meth:`build_model` (what DDP wraps), :meth:`forward_losses`
+(the loss dict of one step), :meth:`extra_checkpoint_state` / :meth:`load_extra_state`.
+
+Checkpoints keep YOLOX's format: ``model`` is the student weights (the EMA when EMA is on) that
+YOLOX's own tools load; ``optimizer``, ``start_epoch``, ``best_ap`` as YOLOX; plus
+``train_model`` (the live weights), ``ema_updates``, ``scaler``, ``input_size`` and ``rng``
+so that ``--resume`` continues exactly. Files are written atomically.
+"""
+import datetime
+import os
+import time
+
+import torch
+import torch.distributed as dist
+from loguru import logger
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.tensorboard import SummaryWriter
+from yolox.core import Trainer as YOLOXTrainer
+from yolox.utils import ModelEMA, adjust_status, get_model_info, load_ckpt, synchronize
+from yolox.utils.allreduce_norm import get_async_norm_states
+
+from ..data.prefetcher import make_prefetcher
+from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, model_state_dict,
+                                save_checkpoint_atomic)
+from ..utils.device import memory_usage_mb, resolve_device
+from .rng import get_rng_state, set_rng_state
+
+__all__ = ["Trainer", "all_reduce_norm"]
+
+
+def all_reduce_norm(module):
+    """Average BatchNorm statistics over ranks (YOLOX's version needs CUDA tensors)."""
+    if not dist.is_available() or not dist.is_initialized() or dist.get_world_size() == 1:
+        return
+    world = dist.get_world_size()
+    for tensor in get_async_norm_states(module).values():
+        if tensor.dtype.is_floating_point:
+            dist.all_reduce(tensor)
+            tensor.div_(world)
+
+
+class Trainer(YOLOXTrainer):
+    """YOLOX's trainer on CPU or CUDA. ``args.device``: ``auto``, ``cpu`` or ``cuda``."""
+
+    def __init__(self, exp, args):
+        super().__init__(exp, args)
+        self.device = resolve_device(getattr(args, "device", "auto"), self.local_rank)
+        if self.amp_training and self.device.type != "cuda":
+            raise ValueError("--fp16 needs CUDA (autocast/fp16 training is CUDA-only here); drop --fp16 on CPU")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_training)
+        self.ema_decay = getattr(exp, "ema_decay", 0.9998)
+        self.resume_state = None
+        self.tblogger = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def student(self):
+        """The YOLOX model being trained, unwrapped from DDP."""
+        model = self.model.module if isinstance(self.model, DDP) else self.model
+        return getattr(model, "student", model)
+
+    # ------------------------------------------------------------------ step
+    def forward_losses(self, inps, targets):
+        """The loss dict of one step (``total_loss`` plus the terms to log)."""
+        return self.model(inps, targets)
+
+    def train_one_iter(self):
+        iter_start_time = time.time()
+        inps, targets = self.prefetcher.next()
+        inps = inps.to(self.device, self.data_type, non_blocking=True)
+        targets = targets.to(self.device, self.data_type, non_blocking=True)
+        targets.requires_grad = False
+        inps, targets = self.exp.preprocess(inps, targets, self.input_size)
+        data_end_time = time.time()
+
+        with torch.autocast(self.device.type, enabled=self.amp_training):
+            outputs = self.forward_losses(inps, targets)
+        loss = outputs["total_loss"]
+
+        self.optimizer.zero_grad()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+        if self.use_model_ema:
+            self.ema_model.update(self.student)
+
+        lr = self.lr_scheduler.update_lr(self.progress_in_iter + 1)
+        for param_group in self.optimizer.param_groups:
+            param_group["lr"] = lr
+
+        self.meter.update(
+            iter_time=time.time() - iter_start_time,
+            data_time=data_end_time - iter_start_time,
+            lr=lr,
+            **outputs,
+        )
+
+    # ------------------------------------------------------------------ setup
+    def build_model(self):
+        """The module trained and wrapped by DDP (here: the YOLOX model)."""
+        model = self.exp.get_model()
+        logger.info(f"Model Summary: {get_model_info(model, self.exp.test_size)}")
+        return model
+
+    def before_train(self):
+        logger.info(f"args: {self.args}")
+        logger.info(f"exp value:\n{self.exp}")
+        self.exp.check_config()
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        model = self.build_model().to(self.device)
+        self.model = model
+        self.optimizer = self.exp.get_optimizer(self.args.batch_size)
+        model = self.resume_train(model)
+
+        self.no_aug = self.start_epoch >= self.max_epoch - self.exp.no_aug_epochs
+        self.train_loader = self.exp.get_data_loader(
+            batch_size=self.args.batch_size, is_distributed=self.is_distributed,
+            no_aug=self.no_aug, cache_img=self.args.cache, start_iter=0,
+        )
+        self.max_iter = len(self.train_loader)
+        if self.start_epoch > 0:  # continue the sampler's stream where the checkpoint left it
+            self.train_loader = self.exp.get_data_loader(
+                batch_size=self.args.batch_size, is_distributed=self.is_distributed,
+                no_aug=self.no_aug, cache_img=self.args.cache,
+                start_iter=self.start_epoch * self.max_iter,
+            )
+        logger.info("init prefetcher, this might take one minute or less...")
+        self.prefetcher = make_prefetcher(self.train_loader, self.device)
+        self.lr_scheduler = self.exp.get_lr_scheduler(
+            self.exp.basic_lr_per_img * self.args.batch_size, self.max_iter
+        )
+
+        if self.is_distributed:
+            device_ids = [self.local_rank] if self.device.type == "cuda" else None
+            model = DDP(model, device_ids=device_ids, broadcast_buffers=False)
+        self.model = model
+
+        if self.use_model_ema:
+            self.ema_model = ModelEMA(self.student, self.ema_decay)
+            self.ema_model.updates = self.max_iter * self.start_epoch
+        self.restore_resume_state()
+
+        self.evaluator = self.exp.get_evaluator(
+            batch_size=self.args.batch_size, is_distributed=self.is_distributed
+        )
+        if self.rank == 0:
+            if self.args.logger != "tensorboard":
+                raise ValueError(f"logger must be 'tensorboard' here, got {self.args.logger!r}")
+            self.tblogger = SummaryWriter(os.path.join(self.file_name, "tensorboard"))
+        logger.info("Training start...")
+        logger.info(f"\n{model}")
+
+    def after_train(self):
+        super().after_train()
+        if self.tblogger is not None:
+            self.tblogger.close()
+
+    # ------------------------------------------------------------------ epochs
+    def train_in_epoch(self):
+        """YOLOX's epoch loop; ``exp.train_until_epoch`` stops early (the schedule is unchanged,
+        so ``--resume`` continues as if the run had not stopped)."""
+        until = getattr(self.exp, "train_until_epoch", None)
+        last = self.max_epoch if until is None else min(self.max_epoch, int(until))
+        for self.epoch in range(self.start_epoch, last):
+            self.before_epoch()
+            self.train_in_iter()
+            self.after_epoch()
+
+    def before_epoch(self):
+        logger.info(f"---> start train epoch{self.epoch + 1}")
+        if self.epoch + 1 == self.max_epoch - self.exp.no_aug_epochs or self.no_aug:
+            logger.info("--->No mosaic aug now!")
+            self.train_loader.close_mosaic()
+            logger.info("--->Add additional L1 loss now!")
+            self.student.head.use_l1 = True
+            self.exp.eval_interval = 1
+            if not self.no_aug:
+                self.save_ckpt(ckpt_name="last_mosaic_epoch")
+
+    def after_epoch(self):
+        self.save_ckpt(ckpt_name="latest")
+        if (self.epoch + 1) % self.exp.eval_interval == 0:
+            all_reduce_norm(self.student)
+            self.evaluate_and_save_model()
+
+    def evaluate_and_save_model(self):
+        """Evaluate the student (its EMA when on), log AP, save ``last_epoch`` (and best)."""
+        evalmodel = self.ema_model.ema if self.use_model_ema else self.student
+        with adjust_status(evalmodel, training=False):
+            ap50_95, ap50, summary = self.exp.eval(evalmodel, self.evaluator, self.is_distributed)
+        update_best_ckpt = ap50_95 > self.best_ap
+        self.best_ap = max(self.best_ap, ap50_95)
+        stats = getattr(self.evaluator, "stats", None) or {}
+        if self.rank == 0:
+            if self.tblogger is not None:
+                self.tblogger.add_scalar("val/COCOAP50", ap50, self.epoch + 1)
+                self.tblogger.add_scalar("val/COCOAP50_95", ap50_95, self.epoch + 1)
+                for key in ("AP75", "APs", "APm", "APl"):
+                    if key in stats:
+                        self.tblogger.add_scalar(f"val/COCO{key}", stats[key], self.epoch + 1)
+            logger.info("\n" + summary)
+        synchronize()
+        self.save_ckpt("last_epoch", update_best_ckpt)
+        if self.save_history_ckpt:
+            self.save_ckpt(f"epoch_{self.epoch + 1}")
+
+    def after_iter(self):
+        """Log in YOLOX's format (losses, lr, memory, ETA) and pick the next multiscale size."""
+        if (self.iter + 1) % self.exp.print_interval == 0:
+            left_iters = self.max_iter * self.max_epoch - (self.progress_in_iter + 1)
+            eta_seconds = self.meter["iter_time"].global_avg * left_iters
+            eta_str = f"ETA: {datetime.timedelta(seconds=int(eta_seconds))}"
+            progress_str = f"epoch: {self.epoch + 1}/{self.max_epoch}, iter: {self.iter + 1}/{self.max_iter}"
+            loss_meter = self.meter.get_filtered_meter("loss")
+            loss_str = ", ".join(f"{k}: {float(v.latest):.{self.loss_precision(k)}f}" for k, v in loss_meter.items())
+            time_meter = self.meter.get_filtered_meter("time")
+            time_str = ", ".join(f"{k}: {v.avg:.3f}s" for k, v in time_meter.items())
+            logger.info(
+                f"{progress_str}, mem: {memory_usage_mb(self.device):.0f}Mb, {time_str}, {loss_str}, "
+                f"lr: {self.meter['lr'].latest:.3e}, size: {self.input_size[0]:d}, {eta_str}"
+            )
+            if self.tblogger is not None:
+                step = self.progress_in_iter + 1
+                for k, v in loss_meter.items():
+                    self.tblogger.add_scalar(f"train/{k}", float(v.latest), step)
+                self.tblogger.add_scalar("train/lr", self.meter["lr"].latest, step)
+            self.meter.clear_meters()
+
+        if (self.progress_in_iter + 1) % 10 == 0:
+            self.input_size = self.exp.random_resize(
+                self.train_loader, self.epoch, self.rank, self.is_distributed
+            )
+
+    @staticmethod
+    def loss_precision(name):
+        """Decimals for a loss in the console log: YOLOX prints 1; small FGD terms need more."""
+        return 1 if not name.startswith("fgd") else 4
+
+    # ------------------------------------------------------------------ checkpoints
+    def resume_train(self, model):
+        ckpt_file = self.args.ckpt
+        if self.args.resume:
+            if ckpt_file is None:
+                ckpt_file = os.path.join(self.file_name, "latest_ckpt.pth")
+            logger.info(f"resume training from {ckpt_file}")
+            ckpt = load_checkpoint(ckpt_file, map_location=self.device, what="checkpoint to resume")
+            missing = [k for k in ("model", "optimizer", "start_epoch") if k not in ckpt]
+            if missing:
+                raise CheckpointError(
+                    f"{ckpt_file} cannot be resumed: it lacks {missing} (a weights-only file such "
+                    "as an official release); use -c without --resume to fine-tune from it"
+                )
+            model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.best_ap = ckpt.get("best_ap", 0)
+            self.start_epoch = (
+                self.args.start_epoch - 1 if self.args.start_epoch is not None else ckpt["start_epoch"]
+            )
+            self.resume_state = ckpt
+            self.load_extra_state(ckpt)
+            logger.info(f"loaded checkpoint '{ckpt_file}' (epoch {self.start_epoch})")
+        else:
+            if ckpt_file is not None:
+                logger.info(f"loading checkpoint {ckpt_file} for fine tuning")
+                ckpt = load_checkpoint(ckpt_file, map_location=self.device)
+                model = load_ckpt(model, model_state_dict(ckpt, ckpt_file))
+            self.start_epoch = 0
+        return model
+
+    def restore_resume_state(self):
+        """After EMA and loader exist: EMA weights and count, scaler, input size, RNG."""
+        ckpt = self.resume_state
+        if ckpt is None:
+            return
+        if self.use_model_ema:
+            self.ema_model.ema.load_state_dict(ckpt["model"])
+            self.ema_model.updates = ckpt.get("ema_updates", self.ema_model.updates)
+        if "scaler" in ckpt and self.amp_training:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        if "input_size" in ckpt:
+            self.input_size = tuple(int(v) for v in ckpt["input_size"])
+        if "rng" in ckpt and ckpt.get("world_size", 1) == 1 and self.world_size_or_one() == 1:
+            set_rng_state(ckpt["rng"])  # per-process state: only meaningful for one process
+        self.resume_state = None
+
+    def world_size_or_one(self):
+        return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+    def load_extra_state(self, ckpt):
+        """Hook for subclasses: restore their own checkpoint keys."""
+
+    def extra_checkpoint_state(self):
+        """Hook for subclasses: extra checkpoint keys (dict)."""
+        return {}
+
+    def checkpoint_state(self):
+        student = self.student
+        state = {
+            "start_epoch": self.epoch + 1,
+            "model": (self.ema_model.ema if self.use_model_ema else student).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "best_ap": float(self.best_ap),
+            "input_size": list(self.input_size),
+            "rng": get_rng_state(),
+            "world_size": self.world_size_or_one(),
+        }
+        if self.use_model_ema:
+            state["train_model"] = student.state_dict()
+            state["ema_updates"] = self.ema_model.updates
+        if self.amp_training:
+            state["scaler"] = self.scaler.state_dict()
+        state.update(self.extra_checkpoint_state())
+        return state
+
+    def save_ckpt(self, ckpt_name, update_best_ckpt=False):
+        if self.rank != 0:
+            return
+        path = os.path.join(self.file_name, f"{ckpt_name}_ckpt.pth")
+        logger.info(f"Save weights to {path}")
+        save_checkpoint_atomic(self.checkpoint_state(), path)
+        if update_best_ckpt:
+            copy_atomic(path, os.path.join(self.file_name, "best_ckpt.pth"))

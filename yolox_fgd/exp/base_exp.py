@@ -1,0 +1,165 @@
+"""The project's experiment base: YOLOX's ``Exp``, device-agnostic and with input checks.
+
+What changes against ``yolox.exp.Exp`` (0.3.0):
+
+* ``random_resize`` works on CPU (YOLOX allocates a CUDA tensor) and under gloo;
+* ``merge`` parses typed values (``ema False``, ``input_size (320,320)``) and rejects unknown keys;
+* data loaders check the annotation file, the class count and the image files, and the training
+  sampler can start mid-stream so resume is exact;
+* ``get_evaluator`` and ``get_trainer`` return the device-agnostic evaluator and trainer;
+* ``synthetic_dataset``: when set (a dict of :class:`SyntheticSpec` arguments), ``data_dir``
+  defaults to the embedded dataset, generated on first use.
+"""
+import os
+import random
+
+import torch
+import torch.distributed as dist
+from loguru import logger
+from yolox.exp import Exp as YOLOXExp
+
+from ..utils.options import merge_opts
+
+__all__ = ["Exp"]
+
+
+class Exp(YOLOXExp):
+    def __init__(self):
+        super().__init__()
+        # ---------------- dataset ---------------- #
+        # None: a COCO folder (data_dir); a dict: the embedded synthetic dataset with these
+        # SyntheticSpec arguments, generated on first use under datasets/<synthetic_name>.
+        self.synthetic_dataset = None
+        self.synthetic_name = "synthetic_shapes"
+        # ---------------- schedule ---------------- #
+        # EMA decay (YOLOX hard-codes 0.9998; its maintainers advise 0.9999 at batch 64, YOLOX#735)
+        self.ema_decay = 0.9998
+        # stop after this epoch of the schedule (None: max_epoch); --resume continues from there
+        self.train_until_epoch = None
+        self.exp_name = "yolox_fgd_exp"
+
+    # ------------------------------------------------------------------ checks
+    def check_config(self):
+        """Raise ValueError for values that cannot work (named in the message)."""
+        for name in ("input_size", "test_size"):
+            size = getattr(self, name)
+            if len(size) != 2 or any(int(s) != s or s <= 0 or s % 32 for s in size):
+                raise ValueError(
+                    f"{name}={tuple(size)} must be two positive multiples of 32 "
+                    "(YOLOX's largest stride), e.g. (320, 320)"
+                )
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
+
+    def resolve_data_dir(self):
+        """The dataset folder; generates the synthetic dataset if this experiment uses it."""
+        if self.synthetic_dataset is not None:
+            from ..data.synthetic import SyntheticSpec, default_root, ensure_dataset
+
+            if self.data_dir is None:
+                self.data_dir = default_root(self.synthetic_name)
+            ensure_dataset(self.data_dir, SyntheticSpec(**self.synthetic_dataset), log=logger.info)
+        if self.data_dir is None:
+            from yolox.data import get_yolox_datadir
+
+            self.data_dir = os.path.join(get_yolox_datadir(), "COCO")
+        return self.data_dir
+
+    def merge(self, cfg_list):
+        merge_opts(self, cfg_list)
+
+    # ------------------------------------------------------------------ data
+    def get_data_loader(self, batch_size, is_distributed, no_aug=False, cache_img=False, start_iter=0):
+        """YOLOX's training loader (mosaic, mixup) with checked files and a resumable sampler.
+
+        Args:
+            start_iter: iterations already trained; the sampler skips their images.
+        """
+        from yolox.data import (DataLoader, MosaicDetection, TrainTransform, YoloBatchSampler,
+                                worker_init_reset_seed)
+        from yolox.utils import wait_for_the_master
+
+        from ..data.coco import CheckedCOCODataset
+        from ..data.sampler import ResumableInfiniteSampler
+
+        with wait_for_the_master():
+            data_dir = self.resolve_data_dir()
+            dataset = CheckedCOCODataset(
+                data_dir=data_dir, json_file=self.train_ann, num_classes=self.num_classes,
+                img_size=self.input_size,
+                preproc=TrainTransform(max_labels=50, flip_prob=self.flip_prob, hsv_prob=self.hsv_prob),
+                cache=cache_img,
+            )
+        self.dataset = MosaicDetection(
+            dataset, mosaic=not no_aug, img_size=self.input_size,
+            preproc=TrainTransform(max_labels=120, flip_prob=self.flip_prob, hsv_prob=self.hsv_prob),
+            degrees=self.degrees, translate=self.translate, mosaic_scale=self.mosaic_scale,
+            mixup_scale=self.mixup_scale, shear=self.shear, enable_mixup=self.enable_mixup,
+            mosaic_prob=self.mosaic_prob, mixup_prob=self.mixup_prob,
+        )
+        if is_distributed:
+            batch_size = batch_size // dist.get_world_size()
+        sampler = ResumableInfiniteSampler(
+            len(self.dataset), seed=self.seed if self.seed else 0, skip=start_iter * batch_size
+        )
+        batch_sampler = YoloBatchSampler(
+            sampler=sampler, batch_size=batch_size, drop_last=False, mosaic=not no_aug
+        )
+        kwargs = {"num_workers": self.data_num_workers, "pin_memory": torch.cuda.is_available(),
+                  "batch_sampler": batch_sampler}
+        if self.data_num_workers > 0:
+            kwargs["worker_init_fn"] = worker_init_reset_seed
+        return DataLoader(self.dataset, **kwargs)
+
+    def get_eval_loader(self, batch_size, is_distributed, testdev=False, legacy=False):
+        from yolox.data import ValTransform
+
+        from ..data.coco import CheckedCOCODataset
+
+        data_dir = self.resolve_data_dir()
+        valdataset = CheckedCOCODataset(
+            data_dir=data_dir, json_file=self.val_ann if not testdev else self.test_ann,
+            name="val2017" if not testdev else "test2017", num_classes=self.num_classes,
+            img_size=self.test_size, preproc=ValTransform(legacy=legacy),
+        )
+        if is_distributed:
+            batch_size = batch_size // dist.get_world_size()
+            sampler = torch.utils.data.distributed.DistributedSampler(valdataset, shuffle=False)
+        else:
+            sampler = torch.utils.data.SequentialSampler(valdataset)
+        return torch.utils.data.DataLoader(
+            valdataset, batch_size=batch_size, sampler=sampler,
+            num_workers=self.data_num_workers, pin_memory=torch.cuda.is_available(),
+        )
+
+    def random_resize(self, data_loader, epoch, rank, is_distributed):
+        """A new multiscale input size, chosen on rank 0 and broadcast (CPU or CUDA)."""
+        size = torch.zeros(2, dtype=torch.long)
+        if rank == 0:
+            factor = self.input_size[1] * 1.0 / self.input_size[0]
+            if not hasattr(self, "random_size"):
+                base = int(self.input_size[0] / 32)
+                self.random_size = (base - self.multiscale_range, base + self.multiscale_range)
+            s = random.randint(*self.random_size)
+            size[0], size[1] = int(32 * s), 32 * int(s * factor)
+        if is_distributed:
+            if dist.get_backend() == "nccl":
+                size = size.cuda()
+            dist.barrier()
+            dist.broadcast(size, 0)
+        return int(size[0]), int(size[1])
+
+    # ------------------------------------------------------------------ eval / train
+    def get_evaluator(self, batch_size, is_distributed, testdev=False, legacy=False):
+        from ..evaluators import COCOEvaluator
+
+        return COCOEvaluator(
+            dataloader=self.get_eval_loader(batch_size, is_distributed, testdev, legacy),
+            img_size=self.test_size, confthre=self.test_conf, nmsthre=self.nmsthre,
+            num_classes=self.num_classes, testdev=testdev,
+        )
+
+    def get_trainer(self, args):
+        from ..core.trainer import Trainer
+
+        return Trainer(self, args)

@@ -1,0 +1,101 @@
+"""Checkpoint I/O in YOLOX's format, written atomically and read with clear errors.
+
+YOLOX checkpoints are dicts ``{"model": state_dict, "optimizer", "start_epoch", "best_ap"}``;
+official releases hold ``{"model": ...}``; some tools save a bare state dict. Writing goes to a
+temporary file in the same folder, flushed to disk, then renamed over the target, so a crash
+never leaves a truncated ``latest_ckpt.pth`` and a failed write never destroys the previous one.
+"""
+import os
+import pickle
+import shutil
+import tempfile
+import zipfile
+
+import torch
+from loguru import logger
+
+__all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "CheckpointError"]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that is missing, unreadable or of the wrong content."""
+
+
+def save_checkpoint_atomic(state, path):
+    """``torch.save`` to ``path`` through a temporary file and ``os.replace``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def copy_atomic(src, dst):
+    """Copy ``src`` to ``dst`` through a temporary file and ``os.replace``."""
+    folder = os.path.dirname(os.path.abspath(dst))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dst) + ".", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_checkpoint(path, map_location="cpu", what="checkpoint"):
+    """Read a checkpoint file, ``weights_only=True`` where the content allows it.
+
+    Raises:
+        CheckpointError: the file is missing, empty, truncated or not a torch checkpoint; the
+            message names the file and says what to do.
+    """
+    if path is None:
+        raise CheckpointError(f"no {what} given: pass a checkpoint path with -c/--ckpt")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{what} not found: {path} (check the path given with -c/--ckpt)")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{what} {path} is empty (0 bytes): the file was not written completely")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Unsupported global" not in str(e) and "Unsupported class" not in str(e):
+            raise CheckpointError(
+                f"cannot read {what} {path}: not a torch checkpoint (unpickling failed). The file is "
+                "corrupt or truncated; use another checkpoint (e.g. best_ckpt.pth or last_epoch_ckpt.pth)"
+            ) from e
+        logger.warning(
+            f"{path} holds objects beyond tensors (older YOLOX releases pickle more than weights); "
+            "loading it with weights_only=False: only do this for files you trust"
+        )
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(
+            f"cannot read {what} {path}: {e}. The file is corrupt or truncated; "
+            "use another checkpoint (e.g. best_ckpt.pth or last_epoch_ckpt.pth)"
+        ) from e
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any failure here means an unreadable file
+        raise CheckpointError(f"cannot read {what} {path}: {e}. The file is corrupt or truncated") from e
+
+
+def model_state_dict(ckpt, path="checkpoint"):
+    """The model state dict of a loaded checkpoint: ``ckpt["model"]`` or a bare state dict."""
+    if isinstance(ckpt, dict) and "model" in ckpt and isinstance(ckpt["model"], dict):
+        return ckpt["model"]
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        return ckpt
+    keys = list(ckpt)[:5] if isinstance(ckpt, dict) else type(ckpt).__name__
+    raise CheckpointError(
+        f"{path} holds no model weights: expected a YOLOX checkpoint {{'model': state_dict, ...}} "
+        f"or a bare state dict, found {keys}"
+    )
