@@ -9,6 +9,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 TINY_EXP = os.path.join(REPO, "tests", "exps", "tiny_yolox.py")
+TINY_FGD_EXP = os.path.join(REPO, "tests", "exps", "tiny_fgd.py")
+TINY_TEACHER_EXP = os.path.join(REPO, "tests", "exps", "tiny_teacher.py")
 TINY_SPEC = {"num_train": 8, "num_val": 4, "image_sizes": ((96, 96), (96, 128)), "max_objects": 4, "seed": 5}
 
 
@@ -36,3 +38,72 @@ def run_tool(tool, *args, cwd=None, timeout=600):
         [sys.executable, os.path.join(REPO, "tools", f"{tool}.py"), *map(str, args)],
         cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_ckpt(tmp_path_factory):
+    """A checkpoint of the tiny teacher in YOLOX's release format ``{"model": ...}``."""
+    import torch
+
+    from yolox_fgd.exp.build import load_exp
+
+    torch.manual_seed(123)
+    model = load_exp(TINY_TEACHER_EXP).get_model()
+    path = tmp_path_factory.mktemp("teacher") / "tiny_teacher.pth"
+    torch.save({"model": model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture
+def restore_std():
+    """YOLOX's setup_logger redirects sys.stdout/stderr to loguru: undo it after the test."""
+    from loguru import logger
+
+    out, err = sys.stdout, sys.stderr
+    yield
+    sys.stdout, sys.stderr = out, err
+    logger.remove()
+    logger.add(sys.stderr)
+
+
+def make_trainer(exp_file, output_dir, *opts, batch=8):
+    """An in-process trainer for ``exp_file`` on CPU, writing under ``output_dir/run``."""
+    from yolox_fgd.cli.train import make_parser
+    from yolox_fgd.exp.build import load_exp
+
+    exp = load_exp(exp_file)
+    exp.merge(["output_dir", str(output_dir), *map(str, opts)])
+    args = make_parser().parse_args(["-b", str(batch), "--device", "cpu", "-expn", "run"])
+    return exp.get_trainer(args)
+
+
+def load_ckpt_file(path):
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2):
+    """Train ``epochs`` epochs uninterrupted (``out/full``) and stopped after ``stop`` then
+    resumed (``out/part``); returns both final checkpoints. Asserts every run succeeded."""
+    common = ["-f", exp_file, "-b", "4", "--device", "cpu"]
+    tail = ["output_dir", out, "max_epoch", epochs, *opts]
+    full = run_tool("train", *common, "-expn", "full", *tail)
+    assert full.returncode == 0, full.stderr[-3000:]
+    part = run_tool("train", *common, "-expn", "part", *tail, "train_until_epoch", stop)
+    assert part.returncode == 0, part.stderr[-3000:]
+    assert load_ckpt_file(os.path.join(out, "part", "latest_ckpt.pth"))["start_epoch"] == stop
+    resumed = run_tool("train", *common, "-expn", "part", "--resume", *tail)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"(epoch {stop})" in resumed.stdout + resumed.stderr
+    return (load_ckpt_file(os.path.join(out, "full", "latest_ckpt.pth")),
+            load_ckpt_file(os.path.join(out, "part", "latest_ckpt.pth")))
+
+
+def assert_same_tensors(a, b, what):
+    """Every tensor of state dict ``a`` equals ``b``'s bit for bit."""
+    import torch
+
+    assert set(a) == set(b), f"{what}: different keys"
+    for name, tensor in a.items():
+        assert torch.equal(tensor, b[name]), f"{what}.{name} differs"

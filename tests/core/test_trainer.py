@@ -1,36 +1,12 @@
 """The device-agnostic trainer on CPU: it learns, resumes exactly, and keeps YOLOX's checkpoint format."""
-import os
-import sys
-
-import pytest
 import torch
-from loguru import logger
 
-from tests.conftest import TINY_EXP, run_tool
-from yolox_fgd.cli.train import make_parser
-from yolox_fgd.exp.build import load_exp
-
-
-@pytest.fixture
-def restore_std():
-    """YOLOX's setup_logger redirects sys.stdout/stderr to loguru: undo it after the test."""
-    out, err = sys.stdout, sys.stderr
-    yield
-    sys.stdout, sys.stderr = out, err
-    logger.remove()
-
-
-def make_trainer(tmp_path, *opts, batch=8):
-    exp = load_exp(TINY_EXP)
-    exp.merge(["output_dir", str(tmp_path), *opts])
-    args = make_parser().parse_args(["-b", str(batch), "--device", "cpu", "-expn", "run"])
-    args.device = "cpu"
-    return exp.get_trainer(args)
+from tests.conftest import TINY_EXP, assert_same_tensors, load_ckpt_file, make_trainer, run_tool, stop_and_resume
 
 
 def test_a_few_iterations_lower_the_loss(tmp_path, tiny_data, restore_std):
     """20 iterations on the same batch of 8 (no augmentation) lower YOLOX's total loss."""
-    trainer = make_trainer(tmp_path, "no_aug_epochs", "2", "flip_prob", "0.0", "hsv_prob", "0.0",
+    trainer = make_trainer(TINY_EXP, tmp_path, "no_aug_epochs", "2", "flip_prob", "0.0", "hsv_prob", "0.0",
                            "basic_lr_per_img", "0.005")
     torch.manual_seed(0)
     trainer.before_train()
@@ -45,32 +21,32 @@ def test_a_few_iterations_lower_the_loss(tmp_path, tiny_data, restore_std):
     assert sum(losses[-3:]) / 3 < 0.93 * sum(losses[:3]) / 3, losses
 
 
-def _weights(path):
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    return ckpt
-
-
 def test_resume_continues_at_saved_epoch_with_saved_state(tmp_path, tiny_data):
     """Stopping after epoch 2 of 3 and resuming gives the same weights, EMA and optimizer state
     as an uninterrupted 3-epoch run (deterministic CPU settings); the checkpoint keeps YOLOX's keys."""
-    common = ["-f", TINY_EXP, "-b", "4", "--device", "cpu"]
-    full = run_tool("train", *common, "-expn", "full", "output_dir", tmp_path, "max_epoch", "3")
-    assert full.returncode == 0, full.stderr[-3000:]
-    part = run_tool("train", *common, "-expn", "part", "output_dir", tmp_path, "max_epoch", "3",
-                    "train_until_epoch", "2")
-    assert part.returncode == 0, part.stderr[-3000:]
-    stopped = _weights(tmp_path / "part" / "latest_ckpt.pth")
-    assert stopped["start_epoch"] == 2
-    resumed = run_tool("train", *common, "-expn", "part", "--resume", "output_dir", tmp_path, "max_epoch", "3")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "(epoch 2)" in resumed.stdout + resumed.stderr
-
-    a = _weights(tmp_path / "full" / "latest_ckpt.pth")
-    b = _weights(tmp_path / "part" / "latest_ckpt.pth")
+    a, b = stop_and_resume(TINY_EXP, tmp_path)
     assert {"model", "optimizer", "start_epoch", "best_ap"} <= set(a)
     assert a["start_epoch"] == b["start_epoch"] == 3
-    for key in ("model", "train_model"):
-        for name, tensor in a[key].items():
-            assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs after resume"
+    assert_same_tensors(a["model"], b["model"], "model (EMA)")
+    assert_same_tensors(a["train_model"], b["train_model"], "train_model")
     for i, state in a["optimizer"]["state"].items():
         assert torch.equal(state["momentum_buffer"], b["optimizer"]["state"][i]["momentum_buffer"])
+
+
+def test_eval_of_the_same_checkpoint_is_repeatable(tmp_path, tiny_data):
+    """tools/eval.py prints the COCO table twice with identical numbers for one checkpoint, and
+    reads both checkpoint forms ({"model": ...} and a bare state dict)."""
+    run = run_tool("train", "-f", TINY_EXP, "-b", "4", "--device", "cpu", "-expn", "e", "output_dir", tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ckpt = tmp_path / "e" / "latest_ckpt.pth"
+    bare = tmp_path / "bare.pth"
+    torch.save(load_ckpt_file(ckpt)["model"], bare)
+    outs = [run_tool("eval", "-f", TINY_EXP, "-c", path, "--device", "cpu", "-b", "2", "test_conf", "0.001")
+            for path in (ckpt, ckpt, bare)]
+    tables = []
+    for res in outs:
+        assert res.returncode == 0, res.stderr[-3000:]
+        table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+        assert table[0].split("|")[2:8] == [" AP ", " AP50 ", " AP75 ", " APs ", " APm ", " APl "]
+        tables.append(table[1])
+    assert tables[0] == tables[1] == tables[2]

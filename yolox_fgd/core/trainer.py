@@ -222,7 +222,7 @@ class Trainer(YOLOXTrainer):
             eta_seconds = self.meter["iter_time"].global_avg * left_iters
             eta_str = f"ETA: {datetime.timedelta(seconds=int(eta_seconds))}"
             progress_str = f"epoch: {self.epoch + 1}/{self.max_epoch}, iter: {self.iter + 1}/{self.max_iter}"
-            loss_meter = self.meter.get_filtered_meter("loss")
+            loss_meter = {k: v for k, v in self.meter.items() if "loss" in k or k.startswith("fgd_")}
             loss_str = ", ".join(f"{k}: {float(v.latest):.{self.loss_precision(k)}f}" for k, v in loss_meter.items())
             time_meter = self.meter.get_filtered_meter("time")
             time_str = ", ".join(f"{k}: {v.avg:.3f}s" for k, v in time_meter.items())
@@ -261,7 +261,7 @@ class Trainer(YOLOXTrainer):
                     f"{ckpt_file} cannot be resumed: it lacks {missing} (a weights-only file such "
                     "as an official release); use -c without --resume to fine-tune from it"
                 )
-            model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
+            getattr(model, "student", model).load_state_dict(ckpt.get("train_model", ckpt["model"]))
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.best_ap = ckpt.get("best_ap", 0)
             self.start_epoch = (
@@ -274,7 +274,7 @@ class Trainer(YOLOXTrainer):
             if ckpt_file is not None:
                 logger.info(f"loading checkpoint {ckpt_file} for fine tuning")
                 ckpt = load_checkpoint(ckpt_file, map_location=self.device)
-                model = load_ckpt(model, model_state_dict(ckpt, ckpt_file))
+                load_ckpt(getattr(model, "student", model), model_state_dict(ckpt, ckpt_file))
             self.start_epoch = 0
         return model
 

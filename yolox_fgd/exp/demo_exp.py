@@ -1,7 +1,8 @@
 """Base of the demo experiments: the embedded synthetic dataset, sized for a laptop CPU."""
 from .base_exp import Exp
+from .fgd_exp import FGDExp
 
-__all__ = ["DemoExp"]
+__all__ = ["DemoExp", "FGDDemoExp"]
 
 
 class DemoExp(Exp):
@@ -27,3 +28,15 @@ class DemoExp(Exp):
         self.save_history_ckpt = False
         self.test_conf = 0.01
         self.seed = 0
+
+
+class FGDDemoExp(FGDExp, DemoExp):
+    """FGD on the demo dataset: ``DemoExp``'s data and schedule with ``FGDExp``'s teacher fields.
+
+    The FGD weights stay the paper's; ``fgd_ref_size`` is the demo's input size, so the
+    multiscale normalisation is 1 at the nominal size, as 640 is for COCO.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.fgd_ref_size = self.input_size[0]

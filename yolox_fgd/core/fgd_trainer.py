@@ -1,0 +1,143 @@
+"""``FGDTrainer``: the device-agnostic YOLOX trainer with a frozen teacher and FGD losses.
+
+Per step (DESIGN section 2): the batch is resized to the multiscale size; the teacher's neck
+(``teacher.backbone``) runs on that same tensor under ``no_grad``, in eval mode re-asserted every
+step, under the student's autocast; the student runs with its targets; forward hooks on both
+``backbone`` modules capture the PAFPN outputs; one ``FGDLoss`` per level adds to the detection
+loss; one backward and one optimizer step train the student and the FGD modules together.
+
+What trains (optimizer, DDP, checkpoint ``fgd`` key) is the :class:`Distiller`; EMA and the
+checkpoint's ``model`` key hold the student only, so YOLOX's own tools load it.
+"""
+import torch
+import torch.distributed as dist
+from loguru import logger
+from yolox.utils import get_model_info
+
+from ..distill.features import PAFPN_LEVELS, FeatureHooks
+from ..exp.fgd_exp import pafpn_channels
+from .trainer import Trainer
+
+__all__ = ["FGDTrainer"]
+
+
+class FGDTrainer(Trainer):
+    """Trainer for ``FGDExp`` experiments (see module docstring)."""
+
+    def __init__(self, exp, args):
+        super().__init__(exp, args)
+        self.teacher = None
+        self.hooks = None
+
+    # ------------------------------------------------------------------ setup
+    def build_model(self):
+        # The student first: it then draws the same random initial weights as in a plain run.
+        self.exp.get_model()
+        self.teacher = self.exp.get_teacher(device="cpu")
+        distiller = self.exp.get_distiller(self.teacher)
+        self.check_level_pairing(distiller.student, self.teacher.model)
+        self.log_model_line("student", distiller.student, self.exp)
+        self.log_model_line("teacher", self.teacher.model, self.teacher.exp)
+        self.teacher.to(self.device)
+        return distiller
+
+    def check_level_pairing(self, student, teacher):
+        """Student and teacher levels must have the same strides (and so the same map sizes)."""
+        s_strides, t_strides = list(student.head.strides), list(teacher.head.strides)
+        if len(s_strides) != len(t_strides) or s_strides != t_strides:
+            raise ValueError(
+                f"student and teacher levels do not pair up: student strides {s_strides}, "
+                f"teacher strides {t_strides}; FGD distils outputs of equal stride"
+            )
+        for lvl in self.exp.fgd_levels:
+            idx, stride = PAFPN_LEVELS[lvl]
+            if s_strides[idx] != stride:
+                raise ValueError(f"level {lvl} expects stride {stride}, the student has {s_strides[idx]}")
+
+    def log_model_line(self, role, model, exp):
+        channels = pafpn_channels(model)
+        levels = ", ".join(f"{lvl}: {channels[lvl]}ch/s{PAFPN_LEVELS[lvl][1]}" for lvl in self.exp.fgd_levels)
+        info = get_model_info(model, self.exp.test_size)
+        logger.info(f"{role}: {info} at {tuple(self.exp.test_size)}, distilled levels {levels}")
+
+    def before_train(self):
+        super().before_train()
+        if self.exp.teacher_eval_first:
+            self.evaluate_teacher()
+        # Hooks after the EMA copy exists; they record only the live modules they were put on.
+        self.hooks = FeatureHooks({"student": (self.student, "backbone"), "teacher": (self.teacher.model, "backbone")})
+        self.model_without_ddp().attach_hooks(self.hooks)
+        channels = {lvl: loss.teacher_channels for lvl, loss in self.model_without_ddp().fgd_losses.items()}
+        logger.info(f"FGD on {list(self.exp.fgd_levels)} (teacher channels {channels}), "
+                    f"warm-up {self.exp.fgd_warmup_iters} iterations")
+
+    def model_without_ddp(self):
+        return self.model.module if hasattr(self.model, "module") else self.model
+
+    def evaluate_teacher(self):
+        """Log the teacher's AP on the validation set (a wrongly loaded teacher shows at once)."""
+        logger.info("evaluating the teacher before training ...")
+        ap50_95, ap50, summary = self.exp.eval(self.teacher, self.evaluator, self.is_distributed)
+        self.teacher.train()  # stays eval
+        if self.rank == 0:
+            logger.info(f"teacher AP50:95 {100 * ap50_95:.2f}, AP50 {100 * ap50:.2f}\n{summary}")
+        self.teacher_ap = ap50_95
+
+    def after_train(self):
+        if self.hooks is not None:
+            self.hooks.remove()
+            self.model_without_ddp().attach_hooks(None)
+        super().after_train()
+
+    # ------------------------------------------------------------------ step
+    def distill_weight(self):
+        """Linear warm-up of the FGD weight over ``exp.fgd_warmup_iters`` iterations (Python float)."""
+        warmup = self.exp.fgd_warmup_iters
+        if warmup <= 0:
+            return 1.0
+        return min(1.0, (self.progress_in_iter + 1) / warmup)
+
+    def forward_losses(self, inps, targets):
+        self.teacher.train()  # re-asserts eval mode every step
+        with torch.no_grad():
+            self.teacher.backbone(inps)
+        teacher_feats = tuple(f.detach() for f in self.hooks.pop("teacher"))
+        return self.model(inps, targets, teacher_feats, self.distill_weight())
+
+    # ------------------------------------------------------------------ epochs / checkpoints
+    def after_epoch(self):
+        super().after_epoch()
+        self.check_replicas_in_sync()
+
+    def check_replicas_in_sync(self):
+        """Under DDP, check that student and FGD parameters are identical on every rank."""
+        if not self.is_distributed:
+            return
+        flat = torch.cat([p.detach().float().reshape(-1) for p in self.model_without_ddp().parameters()])
+        lo, hi = flat.clone(), flat.clone()
+        dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+        dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+        if not torch.equal(lo, hi):
+            raise RuntimeError("student/FGD parameters differ between ranks: gradients were not synchronised")
+        logger.info(f"replicas in sync: student and FGD parameters identical on {dist.get_world_size()} ranks")
+
+    def extra_checkpoint_state(self):
+        return {
+            "fgd": self.model_without_ddp().fgd_losses.state_dict(),
+            "teacher_ckpt": self.exp.teacher_ckpt,
+            "teacher_sha256": self.teacher.ckpt_sha256 if self.teacher is not None else None,
+        }
+
+    def load_extra_state(self, ckpt):
+        if "fgd" not in ckpt:
+            raise ValueError(
+                "the checkpoint to resume has no FGD modules ('fgd' key): it comes from a plain run; "
+                "use -c without --resume to start distillation from it"
+            )
+        self.model_without_ddp().fgd_losses.load_state_dict(ckpt["fgd"])
+        saved = ckpt.get("teacher_sha256")
+        if saved and self.teacher is not None and saved != self.teacher.ckpt_sha256:
+            logger.warning(
+                f"resuming with another teacher: the checkpoint was trained with {ckpt.get('teacher_ckpt')} "
+                f"(sha256 {saved[:12]}...), now {self.exp.teacher_ckpt} (sha256 {self.teacher.ckpt_sha256[:12]}...)"
+            )

@@ -1,0 +1,1 @@
+"""Teacher, feature hooks and the student+FGD module."""

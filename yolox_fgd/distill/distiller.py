@@ -1,0 +1,64 @@
+"""Student + FGD loss modules as one trainable module: what the optimizer, DDP and checkpoints see.
+
+As in timm's distillation task, the trainable projections (here the FGD align convs and GcBlocks)
+live with the student, so DDP synchronises their gradients and the optimizer trains them; the
+teacher stays outside (its features arrive as an argument).
+"""
+from torch import nn
+
+from .features import PAFPN_LEVELS
+
+__all__ = ["Distiller"]
+
+
+class Distiller(nn.Module):
+    """YOLOX student plus one ``FGDLoss`` per distilled level.
+
+    Args:
+        student: a YOLOX model (``backbone`` = YOLOPAFPN, ``head``).
+        fgd_losses: ``{"p3": FGDLoss, ...}`` keyed by level name (see ``PAFPN_LEVELS``).
+        hooks: a :class:`FeatureHooks` with a ``"student"`` entry on ``student.backbone``; set
+            after construction with :meth:`attach_hooks` (hooks must be registered after the
+            EMA copy of the student exists).
+    """
+
+    def __init__(self, student, fgd_losses):
+        super().__init__()
+        self.student = student
+        self.fgd_losses = nn.ModuleDict(fgd_losses)
+        self._hooks = None
+
+    def attach_hooks(self, hooks):
+        self._hooks = hooks
+
+    def forward(self, inps, targets, teacher_feats, distill_weight=1.0):
+        """One training forward.
+
+        Args:
+            inps: ``(N, 3, H, W)`` batch at the current multiscale size.
+            targets: ``(N, M, 5)`` YOLOX targets in input pixels.
+            teacher_feats: the teacher's PAFPN outputs ``(p3, p4, p5)`` for the same batch.
+            distill_weight: factor on the FGD total (the warm-up ramp), a Python float.
+
+        Returns:
+            YOLOX's loss dict with ``total_loss`` = detection + ``distill_weight`` * FGD, plus
+            ``fgd_loss`` (weighted FGD total), per level ``fgd_loss_<lvl>`` and the unweighted
+            terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_mask_<lvl>``, ``fgd_rela_<lvl>``.
+        """
+        if self._hooks is None:
+            raise RuntimeError("Distiller.attach_hooks() was not called: no student features to distil")
+        outputs = self.student(inps, targets)
+        student_feats = self._hooks.pop("student")
+        input_size = (int(inps.shape[2]), int(inps.shape[3]))
+        fgd_total = 0.0
+        for name, loss_fn in self.fgd_losses.items():
+            idx = PAFPN_LEVELS[name][0]
+            terms = loss_fn(student_feats[idx], teacher_feats[idx], targets, input_size)
+            fgd_total = fgd_total + terms["loss"]
+            outputs[f"fgd_loss_{name}"] = terms["loss"].detach()
+            for key in ("fg", "bg", "mask", "rela"):
+                outputs[f"fgd_{key}_{name}"] = terms[key].detach()
+        fgd_total = fgd_total * distill_weight
+        outputs["fgd_loss"] = fgd_total.detach() if hasattr(fgd_total, "detach") else fgd_total
+        outputs["total_loss"] = outputs["total_loss"] + fgd_total
+        return outputs

@@ -1,0 +1,121 @@
+"""The frozen teacher: built from a YOLOX experiment, loaded strictly, never trained.
+
+The teacher stays outside everything that trains (the student's optimizer, EMA, DDP wrapper and
+checkpoint). ``TeacherModel.train()`` is a no-op that keeps it in eval mode: the official FGD
+YOLOX code let the teacher's BatchNorm statistics drift by running it in training mode.
+"""
+import hashlib
+import os
+
+import torch
+from loguru import logger
+from torch import nn
+
+from ..exp.build import load_exp
+from ..utils.checkpoint import CheckpointError, load_checkpoint, model_state_dict
+
+__all__ = ["TeacherModel", "build_teacher", "file_sha256"]
+
+
+def file_sha256(path, chunk=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class TeacherModel(nn.Module):
+    """A YOLOX model in permanent eval mode with ``requires_grad=False`` everywhere.
+
+    Attributes:
+        model: the YOLOX model (``backbone`` = YOLOPAFPN, ``head``).
+        exp: its experiment; ``ckpt_path``, ``ckpt_sha256``: where its weights came from.
+    """
+
+    def __init__(self, model, exp, ckpt_path):
+        super().__init__()
+        self.model = model
+        self.exp = exp
+        self.ckpt_path = ckpt_path
+        self.ckpt_sha256 = file_sha256(ckpt_path) if ckpt_path and os.path.isfile(ckpt_path) else None
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode=True):  # noqa: ARG002 - the teacher never trains
+        return super().train(False)
+
+    @property
+    def backbone(self):
+        return self.model.backbone
+
+    @property
+    def head(self):
+        return self.model.head
+
+    def forward(self, x):
+        """Detections ``(N, A, 5 + num_classes)`` in eval mode (used for its AP check)."""
+        return self.model(x)
+
+
+def build_teacher(teacher, ckpt_path, num_classes, device="cpu"):
+    """Build, load and freeze the teacher.
+
+    Args:
+        teacher: a YOLOX experiment name (``"yolox-l"``) or an experiment file path.
+        ckpt_path: its checkpoint (``{"model": ...}`` as YOLOX releases, or a bare state dict).
+        num_classes: the student's class count; the teacher's experiment is set to it when it
+            is a YOLOX default (80 classes) only if they agree, otherwise an error says so.
+
+    Raises:
+        CheckpointError: checkpoint missing, unreadable, or with missing/unexpected keys or
+            shapes that do not fit (the first few are named).
+        ValueError: the teacher predicts another number of classes than the student.
+    """
+    if ckpt_path is None:
+        raise CheckpointError(
+            "no teacher checkpoint: set teacher_ckpt in the experiment (or `teacher_ckpt PATH` on the "
+            "command line), e.g. the official yolox_l.pth"
+        )
+    is_file = teacher.endswith(".py") or os.path.sep in teacher
+    exp = load_exp(exp_file=teacher) if is_file else load_exp(exp_name=teacher)
+    ckpt = load_checkpoint(ckpt_path, map_location="cpu", what="teacher checkpoint")
+    state = model_state_dict(ckpt, ckpt_path)
+    model = exp.get_model()
+    if exp.num_classes != num_classes:
+        raise ValueError(
+            f"the teacher ({teacher}) predicts {exp.num_classes} classes but the student "
+            f"{num_classes}: distil between models of the same dataset"
+        )
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+             if k in state and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        cls_shape = state.get("head.cls_preds.0.weight")
+        hint = ""
+        if cls_shape is not None and cls_shape.shape[0] != num_classes:
+            hint = f" (the checkpoint predicts {cls_shape.shape[0]} classes, the student {num_classes})"
+        raise CheckpointError(
+            f"teacher checkpoint {ckpt_path} does not fit {teacher}{hint}: "
+            f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected keys "
+            f"{unexpected[:3]}, {len(wrong)} of another shape {wrong[:3]}"
+        )
+    model.load_state_dict(state, strict=True)
+    teacher_model = TeacherModel(model, exp, ckpt_path).to(device)
+    logger.info(f"teacher {teacher} loaded from {ckpt_path} (sha256 {teacher_model.ckpt_sha256[:12]}...)")
+    return teacher_model
+
+
+def snapshot(module):
+    """A detached copy of every parameter and buffer (to prove the teacher never changes)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def assert_unchanged(module, before):
+    """Raise RuntimeError naming the first tensor of ``module`` that differs from ``before``."""
+    for k, v in module.state_dict().items():
+        if not torch.equal(v, before[k]):
+            raise RuntimeError(f"teacher tensor {k} changed during training")

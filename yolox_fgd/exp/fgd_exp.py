@@ -1,0 +1,154 @@
+"""``FGDExp``: a YOLOX experiment whose model learns from a frozen teacher with FGD.
+
+An FGD experiment file only sets attributes (YOLOX ``Exp`` pattern), e.g. ``exps/fgd_yolox_m.py``.
+The student is this experiment's own model (``depth``, ``width``, ...); the teacher is another
+YOLOX experiment (a name such as ``"yolox-l"`` or an experiment file) with its checkpoint.
+"""
+import os
+
+import torch
+from torch import nn
+
+from .base_exp import Exp
+
+__all__ = ["FGDExp", "param_groups"]
+
+
+def param_groups(module):
+    """YOLOX's three SGD groups over ``module``: norm weights (no decay), other weights (decay),
+    biases (no decay). Norms are BatchNorm (as YOLOX, also any name containing "bn"), LayerNorm
+    and GroupNorm (the GcBlocks' LayerNorm gets no decay)."""
+    norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+    no_decay, decay, biases = [], [], []
+    for name, m in module.named_modules():
+        if hasattr(m, "bias") and isinstance(m.bias, nn.Parameter):
+            biases.append(m.bias)
+        if isinstance(m, norm_types) or "bn" in name:
+            if isinstance(getattr(m, "weight", None), nn.Parameter):
+                no_decay.append(m.weight)
+        elif hasattr(m, "weight") and isinstance(m.weight, nn.Parameter):
+            decay.append(m.weight)
+    return no_decay, decay, biases
+
+
+class FGDExp(Exp):
+    def __init__(self):
+        super().__init__()
+        # ---------------- teacher ---------------- #
+        # a YOLOX experiment name ("yolox-l") or an experiment file path
+        self.teacher = "yolox-l"
+        # its checkpoint: {"model": ...} as the official releases, or a bare state dict
+        self.teacher_ckpt = None
+        # evaluate the teacher on the validation set before training and log its AP
+        self.teacher_eval_first = False
+
+        # ---------------- FGD (Yang et al., CVPR 2022) ---------------- #
+        # distilled PAFPN outputs: p3 (stride 8), p4 (16), p5 (32)
+        self.fgd_levels = ("p3", "p4", "p5")
+        self.fgd_temp = 0.5
+        self.fgd_alpha = 2e-3
+        self.fgd_beta = 1e-3
+        self.fgd_gamma = 1e-3
+        self.fgd_lambda = 1e-5
+        # total divided by (w/ref)*(h/ref), as the official YOLOX config (None: no division)
+        self.fgd_ref_size = 640
+        # source-document variants: "paper" | "per_gt" (Hypothesis 1)
+        self.fgd_fg_norm = "paper"
+        # "teacher" (paper) | "student" | "none" | "diff" (Hypothesis 3)
+        self.fgd_attention = "teacher"
+        # per-level overrides, e.g. {"p5": {"alpha": 1e-3, "beta": 5e-4}}
+        self.fgd_level_overrides = {}
+        # linear ramp of the FGD weight from 0 to 1 over this many iterations (0: none, as the paper)
+        self.fgd_warmup_iters = 0
+
+    # ------------------------------------------------------------------ checks
+    def check_config(self):
+        super().check_config()
+        from ..distill.features import PAFPN_LEVELS
+        from ..losses import ATTENTION_VARIANTS, FG_NORM_VARIANTS
+
+        levels = tuple(self.fgd_levels)
+        unknown = [lvl for lvl in levels if lvl not in PAFPN_LEVELS]
+        if not levels or unknown or len(set(levels)) != len(levels):
+            raise ValueError(f"fgd_levels={levels} must be distinct names among {tuple(PAFPN_LEVELS)}")
+        extra = [lvl for lvl in self.fgd_level_overrides if lvl not in levels]
+        if extra:
+            raise ValueError(f"fgd_level_overrides names levels {extra} that are not in fgd_levels={levels}")
+        if self.fgd_fg_norm not in FG_NORM_VARIANTS:
+            raise ValueError(f"fgd_fg_norm={self.fgd_fg_norm!r} must be one of {FG_NORM_VARIANTS}")
+        if self.fgd_attention not in ATTENTION_VARIANTS:
+            raise ValueError(f"fgd_attention={self.fgd_attention!r} must be one of {ATTENTION_VARIANTS}")
+        if self.fgd_warmup_iters < 0:
+            raise ValueError(f"fgd_warmup_iters must be >= 0, got {self.fgd_warmup_iters}")
+
+    def check_before_launch(self, args):
+        """Fail before any process starts when the teacher checkpoint is missing."""
+        from ..cli.common import check_checkpoint_path
+        from ..utils.checkpoint import CheckpointError
+
+        if self.teacher_ckpt is None:
+            raise CheckpointError("no teacher checkpoint: set teacher_ckpt in the experiment or pass `teacher_ckpt PATH`")
+        check_checkpoint_path(self.teacher_ckpt, "teacher checkpoint")
+
+    # ------------------------------------------------------------------ factories
+    def fgd_params(self, level):
+        """Keyword arguments of ``FGDLoss`` for one level (shared values + its overrides)."""
+        params = dict(temp=self.fgd_temp, alpha=self.fgd_alpha, beta=self.fgd_beta, gamma=self.fgd_gamma,
+                      lambda_=self.fgd_lambda, ref_size=self.fgd_ref_size, fg_norm=self.fgd_fg_norm,
+                      attention=self.fgd_attention)
+        for key, value in dict(self.fgd_level_overrides.get(level, {})).items():
+            key = "lambda_" if key == "lambda" else key
+            if key not in params:
+                raise ValueError(f"fgd_level_overrides[{level!r}] has unknown key {key!r}; known: {sorted(params)}")
+            params[key] = value
+        return params
+
+    def get_teacher(self, device="cpu"):
+        from ..distill.teacher import build_teacher
+
+        teacher = self.teacher
+        if teacher.endswith(".py") and not os.path.isabs(teacher) and not os.path.isfile(teacher):
+            raise FileNotFoundError(f"teacher experiment file not found: {teacher}")
+        return build_teacher(teacher, self.teacher_ckpt, self.num_classes, device)
+
+    def get_fgd_losses(self, student_channels, teacher_channels):
+        """One ``FGDLoss`` per level, sized from the declared channels ``{level: C}``."""
+        from ..losses import FGDLoss
+
+        return {lvl: FGDLoss(student_channels[lvl], teacher_channels[lvl], **self.fgd_params(lvl))
+                for lvl in self.fgd_levels}
+
+    def get_distiller(self, teacher):
+        """The student (``get_model()``) and its FGD modules as one module (cached)."""
+        from ..distill.distiller import Distiller
+
+        if getattr(self, "distiller", None) is None:
+            student = self.get_model()
+            self.distiller = Distiller(student, self.get_fgd_losses(
+                pafpn_channels(student), pafpn_channels(teacher.model)))
+        return self.distiller
+
+    def get_optimizer(self, batch_size):
+        """SGD over the student and the FGD modules with YOLOX's groups and settings."""
+        if "optimizer" not in self.__dict__:
+            module = getattr(self, "distiller", None) or self.model
+            lr = self.warmup_lr if self.warmup_epochs > 0 else self.basic_lr_per_img * batch_size
+            no_decay, decay, biases = param_groups(module)
+            optimizer = torch.optim.SGD(no_decay, lr=lr, momentum=self.momentum, nesterov=True)
+            optimizer.add_param_group({"params": decay, "weight_decay": self.weight_decay})
+            optimizer.add_param_group({"params": biases})
+            self.optimizer = optimizer
+        return self.optimizer
+
+    def get_trainer(self, args):
+        from ..core.fgd_trainer import FGDTrainer
+
+        return FGDTrainer(self, args)
+
+
+def pafpn_channels(model):
+    """``{level: channels}`` of a YOLOX model's PAFPN outputs, read from its head's input convs."""
+    from ..distill.features import PAFPN_LEVELS
+
+    stems = model.head.stems
+    return {lvl: stems[idx].conv.in_channels for lvl, (idx, _) in PAFPN_LEVELS.items()}
