@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from .attention import spatial_channel_attention
-from .global_context import global_context, make_channel_add, make_context_mask
+from .global_context import global_context_add, make_channel_add, make_context_mask
 from .masks import build_masks
 
 __all__ = ["FGDLoss", "ATTENTION_VARIANTS", "FG_NORM_VARIANTS"]
@@ -169,7 +169,8 @@ class FGDLoss(nn.Module):
             mask_fg, mask_bg = build_masks(targets, (H, W), input_size, self.fg_norm, dtype)
 
             # Eq. 7: sum_{k,i,j} M_ij * A_S_ij * A_C_k * (S - T)^2 / N, channel sum first.
-            sq = (S - T).pow(2)
+            diff = S - T
+            sq = diff.pow(2)
             w_S, w_C = self._weights(att_s, att_t)
             if w_C is None:
                 per_cell = sq.sum(dim=1)
@@ -181,10 +182,10 @@ class FGDLoss(nn.Module):
             # Eq. 8
             mask = (att_s[1] - att_t[1]).abs().sum() / N + (att_s[0] - att_t[0]).abs().sum() / N
 
-            # Eq. 10
-            out_s = global_context(S, self.conv_mask_s, self.channel_add_conv_s)
-            out_t = global_context(T, self.conv_mask_t, self.channel_add_conv_t)
-            rela = (out_s - out_t).pow(2).sum() / N
+            # Eq. 10: G(x) = x + add(ctx(x)), so G_S(S) - G_T(T) = (S - T) + (add_S - add_T)
+            add_s = global_context_add(S, self.conv_mask_s, self.channel_add_conv_s)
+            add_t = global_context_add(T, self.conv_mask_t, self.channel_add_conv_t)
+            rela = (diff + (add_s - add_t)).pow(2).sum() / N
 
             loss = self.alpha * fg + self.beta * bg + self.gamma * mask + self.lambda_ * rela
             if self.ref_size is not None:

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["make_context_mask", "make_channel_add", "global_context"]
+__all__ = ["make_context_mask", "make_channel_add", "global_context_add"]
 
 
 def make_context_mask(channels):
@@ -39,8 +39,8 @@ def make_channel_add(channels):
     return block
 
 
-def global_context(x, context_mask, channel_add):
-    """Apply a GcBlock.
+def global_context_add(x, context_mask, channel_add):
+    """The term a GcBlock adds to every position: ``channel_add(ctx)``.
 
     Args:
         x: ``(N, C, H, W)``.
@@ -48,9 +48,10 @@ def global_context(x, context_mask, channel_add):
         channel_add: the ``C -> C/2 -> C`` transform.
 
     Returns:
-        ``(N, C, H, W)``: ``x + channel_add(ctx)`` with ``ctx`` ``(N, C, 1, 1)``.
+        ``(N, C, 1, 1)``, broadcast over ``H, W`` by the block.
     """
     N, C, H, W = x.shape
     weights = F.softmax(context_mask(x).reshape(N, 1, H * W), dim=2)  # (N, 1, HW)
     ctx = torch.bmm(x.reshape(N, C, H * W), weights.transpose(1, 2))  # (N, C, 1)
-    return x + channel_add(ctx.reshape(N, C, 1, 1))
+    return channel_add(ctx.reshape(N, C, 1, 1))
+

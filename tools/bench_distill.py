@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Time and peak memory of one FGD distillation step against the plain student step, same run.
+
+Plain step: student forward with YOLOX's loss, backward, SGD step. Distillation step: the
+teacher's neck under ``no_grad`` + the student + three FGD losses, backward, SGD step over the
+student and the FGD modules (what ``FGDTrainer`` does per iteration). Random images and
+30 random boxes per image; the first ``--warmup`` steps are not timed.
+
+    python tools/bench_distill.py                                   # CPU: demo nano / demo s, 160px
+    python tools/bench_distill.py --device cuda --fp16 --batch 8 32 --size 640 \
+        --student yolox-m --teacher yolox-l                         # the real sizes
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from yolox_fgd.distill.distiller import Distiller  # noqa: E402
+from yolox_fgd.distill.features import FeatureHooks  # noqa: E402
+from yolox_fgd.distill.teacher import TeacherModel  # noqa: E402
+from yolox_fgd.exp.build import load_exp  # noqa: E402
+from yolox_fgd.exp.fgd_exp import FGDExp, pafpn_channels  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def exp_of(name):
+    return load_exp(exp_file=name) if name.endswith(".py") else load_exp(exp_name=name)
+
+
+def random_batch(batch, size, num_classes, device, g):
+    imgs = torch.rand(batch, 3, size, size, generator=g).to(device) * 255
+    targets = torch.zeros(batch, 120, 5)
+    wh = torch.rand(batch, 30, 2, generator=g) * size * 0.3 + 8
+    targets[:, :30, 0] = torch.randint(0, num_classes, (batch, 30), generator=g).float()
+    targets[:, :30, 1:3] = torch.rand(batch, 30, 2, generator=g) * (size - wh) + wh / 2
+    targets[:, :30, 3:5] = wh
+    return imgs, targets.to(device)
+
+
+def bench(step, device, reps, warmup):
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        step()
+    sync()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    mem = torch.cuda.max_memory_allocated(device) / 2 ** 20 if device.type == "cuda" else float("nan")
+    return statistics.median(times) * 1000, mem
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--student", default=os.path.join(REPO, "exps", "demo", "demo_yolox_nano.py"))
+    p.add_argument("--teacher", default=os.path.join(REPO, "exps", "demo", "demo_yolox_s.py"))
+    p.add_argument("--batch", type=int, nargs="+", default=[8])
+    p.add_argument("--size", type=int, default=160)
+    p.add_argument("--fp16", action="store_true")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    fgd = FGDExp()  # FGD hyper-parameters of the paper's YOLOX config
+    s_exp, t_exp = exp_of(args.student), exp_of(args.teacher)
+    t_exp.num_classes = s_exp.num_classes
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"# one training step on {name}, {os.path.basename(args.student)} student / "
+          f"{os.path.basename(args.teacher)} teacher, {args.size}x{args.size}, {'fp16 autocast' if args.fp16 else 'fp32'}")
+    print("| batch | plain step (ms) | FGD step (ms) | time ratio | plain peak (MB) | FGD peak (MB) | memory ratio |")
+    print("|---|---|---|---|---|---|---|")
+    rows = []
+    for batch in args.batch:
+        g = torch.Generator().manual_seed(0)
+        student = s_exp.get_model().to(device).train()
+        teacher = TeacherModel(t_exp.get_model(), t_exp, None).to(device)
+        imgs, targets = random_batch(batch, args.size, s_exp.num_classes, device, g)
+        scaler = torch.amp.GradScaler(device.type, enabled=args.fp16)
+
+        def make_step(module, forward):
+            opt = torch.optim.SGD(module.parameters(), lr=1e-4, momentum=0.9, nesterov=True)
+
+            def step():
+                with torch.autocast(device.type, enabled=args.fp16):
+                    loss = forward()["total_loss"]
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            return step
+
+        plain_ms, plain_mem = bench(make_step(student, lambda: student(imgs, targets)), device, args.reps, args.warmup)
+
+        losses = fgd.get_fgd_losses(pafpn_channels(student), pafpn_channels(teacher.model))
+        distiller = Distiller(student, losses).to(device)
+        hooks = FeatureHooks({"student": (student, "backbone"), "teacher": (teacher.model, "backbone")})
+        distiller.attach_hooks(hooks)
+
+        def distill_forward():
+            teacher.train()
+            with torch.no_grad():
+                teacher.backbone(imgs)
+            return distiller(imgs, targets, tuple(hooks.pop("teacher")))
+
+        fgd_ms, fgd_mem = bench(make_step(distiller, distill_forward), device, args.reps, args.warmup)
+        hooks.remove()
+        row = {"batch": batch, "plain_ms": plain_ms, "fgd_ms": fgd_ms, "time_ratio": fgd_ms / plain_ms,
+               "plain_mb": plain_mem, "fgd_mb": fgd_mem, "mem_ratio": fgd_mem / plain_mem}
+        rows.append(row)
+        print(f"| {batch} | {plain_ms:.1f} | {fgd_ms:.1f} | {fgd_ms / plain_ms:.2f}x | {plain_mem:.0f} | "
+              f"{fgd_mem:.0f} | {fgd_mem / plain_mem:.2f}x |")
+        del student, teacher, distiller
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return rows
+
+
+if __name__ == "__main__":
+    main()
