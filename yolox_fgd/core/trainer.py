@@ -16,6 +16,7 @@ YOLOX's own tools load; ``optimizer``, ``start_epoch``, ``best_ap`` as YOLOX; pl
 so that ``--resume`` continues exactly. Files are written atomically.
 """
 import datetime
+import json
 import os
 import time
 
@@ -113,6 +114,7 @@ class Trainer(YOLOXTrainer):
         return model
 
     def before_train(self):
+        self.train_start_time = time.time()
         logger.info(f"args: {self.args}")
         logger.info(f"exp value:\n{self.exp}")
         self.exp.check_config()
@@ -210,6 +212,7 @@ class Trainer(YOLOXTrainer):
                     if key in stats:
                         self.tblogger.add_scalar(f"val/COCO{key}", stats[key], self.epoch + 1)
             logger.info("\n" + summary)
+            self.append_metrics(ap50_95, ap50, stats)
         synchronize()
         self.save_ckpt("last_epoch", update_best_ckpt)
         if self.save_history_ckpt:
@@ -241,6 +244,14 @@ class Trainer(YOLOXTrainer):
             self.input_size = self.exp.random_resize(
                 self.train_loader, self.epoch, self.rank, self.is_distributed
             )
+
+    def append_metrics(self, ap50_95, ap50, stats):
+        """One json line per evaluation in ``metrics.jsonl`` (epoch, COCO stats, seconds trained)."""
+        record = {"epoch": self.epoch + 1, "AP": float(ap50_95), "AP50": float(ap50),
+                  **{k: v for k, v in stats.items() if k not in ("AP", "AP50")},
+                  "train_seconds": round(time.time() - self.train_start_time, 1)}
+        with open(os.path.join(self.file_name, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
 
     @staticmethod
     def loss_precision(name):

@@ -17,15 +17,28 @@ from loguru import logger
 __all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "CheckpointError"]
 
 
+def _umask_mode():
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _temp_beside(path):
+    """A temporary file in ``path``'s folder with the permissions a plain ``open`` would give."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    os.fchmod(fd, _umask_mode())
+    return fd, tmp
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint file that is missing, unreadable or of the wrong content."""
 
 
 def save_checkpoint_atomic(state, path):
     """``torch.save`` to ``path`` through a temporary file and ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
@@ -40,8 +53,7 @@ def save_checkpoint_atomic(state, path):
 
 def copy_atomic(src, dst):
     """Copy ``src`` to ``dst`` through a temporary file and ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(dst))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dst) + ".", suffix=".tmp", dir=folder)
+    fd, tmp = _temp_beside(dst)
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)

@@ -1,0 +1,255 @@
+"""``tools/fgd_demo.py``: the one-command FGD demo on the embedded synthetic dataset.
+
+Stages (each says what it does; what exists is reused unless ``--fresh``):
+
+1. the dataset (generated on first use);
+2. the teacher: the committed checkpoint ``demo_assets/demo_yolox_s.pth`` (trained by this
+   pipeline with ``--retrain-teacher``, see the README), or trained here;
+3. the student without distillation and 4. with FGD, same seed and schedule;
+5. COCO evaluation of all three with pycocotools; a markdown table (AP, AP50, APs/m/l, parameters,
+   GFLOPs, training time) printed and written to ``OUT/results.md`` (+ ``results.json``);
+6. ``OUT/ap_curves.png`` (AP against epoch) and ``OUT/fgd_maps.png`` (ground truth, FGD masks,
+   teacher and student spatial attention per level for a few validation images).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import torch
+
+from ..exp.build import load_exp
+from ..utils.checkpoint import load_checkpoint, save_checkpoint_atomic
+from .common import run_cli
+
+__all__ = ["main", "make_parser"]
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO = os.path.join(REPO, "exps", "demo")
+PROGRESS = re.compile(r"(epoch: \d+/\d+, iter: \d+/\d+.*?total_loss: [\d.]+).*?(ETA: [\d:]+)")
+AP_LINE = re.compile(r"Average Precision  \(AP\) @\[ IoU=0.50:0.95 \| area=   all \| maxDets=100 \] = ([\d.]+)")
+
+
+def make_parser():
+    p = argparse.ArgumentParser("yolox-fgd demo pipeline", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=os.path.join(REPO, "outputs", "fgd_demo"), help="output folder")
+    p.add_argument("--teacher-exp", default=os.path.join(DEMO, "demo_yolox_s.py"))
+    p.add_argument("--student-exp", default=os.path.join(DEMO, "demo_yolox_nano.py"))
+    p.add_argument("--fgd-exp", default=os.path.join(DEMO, "fgd_demo_nano.py"))
+    p.add_argument("--teacher-ckpt", default=os.path.join(REPO, "demo_assets", "demo_yolox_s.pth"),
+                   help="reused when it exists (unless --retrain-teacher)")
+    p.add_argument("--retrain-teacher", action="store_true", help="train the teacher even if a checkpoint exists")
+    p.add_argument("--save-teacher", default=None, help="after training the teacher, store it here (fp16 weights)")
+    p.add_argument("--teacher-epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=None, help="student epochs (default: the experiment's)")
+    p.add_argument("-b", "--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--cuda-large", action="store_true",
+                   help="the bigger configuration for a GPU: 320x320 input, batch 64, 60 epochs, fp16")
+    p.add_argument("--fresh", action="store_true", help="retrain the students even if their runs exist")
+    p.add_argument("--images", type=int, default=2, help="validation images in fgd_maps.png")
+    p.add_argument("opts", nargs=argparse.REMAINDER, help="experiment attributes for every stage: key value ...")
+    return p
+
+
+def say(msg):
+    print(f"[fgd-demo] {msg}", flush=True)
+
+
+def train(exp_file, name, args, extra, epochs):
+    """Train ``exp_file`` with tools/train.py in a subprocess, showing progress lines; returns
+    (checkpoint path, wall seconds). A finished run of the same epochs is reused."""
+    run_dir = os.path.join(args.out, name)
+    ckpt = os.path.join(run_dir, "latest_ckpt.pth")
+    if not args.fresh and os.path.isfile(ckpt) and os.path.isfile(os.path.join(run_dir, "done.json")):
+        with open(os.path.join(run_dir, "done.json")) as f:
+            done = json.load(f)
+        if done.get("epochs") == epochs and done.get("extra") == list(map(str, extra)):
+            say(f"{name}: reusing the finished run in {run_dir} ({done['seconds']:.0f} s)")
+            return ckpt, done["seconds"]
+    if os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+    cmd = [sys.executable, os.path.join(REPO, "tools", "train.py"), "-f", exp_file, "-b", str(args.batch_size),
+           "--device", args.device, "-expn", name]
+    if args.cuda_large:
+        cmd.append("--fp16")
+    cmd += ["output_dir", args.out, "seed", str(args.seed), *map(str, extra)]
+    if epochs is not None:
+        cmd += ["max_epoch", str(epochs)]
+    cmd += list(args.opts or [])
+    say(f"{name}: training ({' '.join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in cmd[1:])})")
+    start = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    tail = []
+    for line in proc.stdout:
+        tail = (tail + [line])[-40:]
+        m = PROGRESS.search(line)
+        if m:
+            say(f"{name}: {m.group(1)}, {m.group(2)}")
+        m = AP_LINE.search(line)
+        if m:
+            say(f"{name}: validation AP50:95 = {100 * float(m.group(1)):.1f}")
+    if proc.wait() != 0:
+        raise RuntimeError(f"training {name} failed (exit {proc.returncode}); last lines:\n{''.join(tail)}")
+    seconds = time.time() - start
+    with open(os.path.join(run_dir, "done.json"), "w") as f:
+        json.dump({"epochs": epochs, "extra": list(map(str, extra)), "seconds": seconds}, f)
+    say(f"{name}: done in {seconds / 60:.1f} min")
+    return ckpt, seconds
+
+
+def model_info(exp):
+    from yolox.utils import get_model_info
+
+    text = get_model_info(exp.get_model(), exp.test_size)
+    params, gflops = (float(x) for x in re.findall(r"([\d.]+)", text)[:2])
+    return params, gflops
+
+
+def evaluate(exp, ckpt, args):
+    from .eval import evaluate_checkpoint
+
+    stats, _ = evaluate_checkpoint(exp, ckpt, batch_size=args.batch_size, device=args.device)
+    return stats
+
+
+def stage_teacher(args, common):
+    """The teacher checkpoint, its training seconds (None: unknown) and its AP curve records."""
+    from ..visualize.ap_curves import read_metrics
+
+    sidecar = os.path.splitext(args.teacher_ckpt)[0] + ".json"
+    if os.path.isfile(args.teacher_ckpt) and not args.retrain_teacher:
+        meta = json.load(open(sidecar)) if os.path.isfile(sidecar) else {}
+        say(f"teacher: reusing {os.path.relpath(args.teacher_ckpt, REPO)} "
+            f"(trained by this pipeline: {meta.get('command', 'see README')})")
+        return args.teacher_ckpt, meta.get("seconds"), meta.get("metrics", [])
+    ckpt, seconds = train(args.teacher_exp, "teacher", args, common, args.teacher_epochs)
+    metrics = read_metrics(os.path.join(args.out, "teacher"))
+    if args.save_teacher:
+        state = load_checkpoint(ckpt)["model"]
+        save_checkpoint_atomic({"model": {k: v.half() if v.is_floating_point() else v for k, v in state.items()}},
+                               args.save_teacher)
+        with open(os.path.splitext(args.save_teacher)[0] + ".json", "w") as f:
+            json.dump({"seconds": seconds, "metrics": metrics, "epochs": args.teacher_epochs,
+                       "command": "python tools/fgd_demo.py --retrain-teacher --save-teacher "
+                                  f"{os.path.relpath(args.save_teacher, REPO)} --teacher-epochs {args.teacher_epochs}",
+                       "machine": f"{os.cpu_count()} CPU cores" if args.device == "cpu" else torch.cuda.get_device_name()},
+                      f, indent=1)
+        say(f"teacher: stored fp16 weights in {args.save_teacher}")
+    return ckpt, seconds, metrics
+
+
+def format_table(rows):
+    head = "| model | role | AP | AP50 | AP75 | APs | APm | APl | params (M) | GFLOPs | train time |"
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        t = "reused" if r["seconds"] is None else f"{r['seconds'] / 60:.1f} min"
+        if r.get("reused") and r["seconds"] is not None:
+            t += " (committed)"
+        s = r["stats"]
+        lines.append(f"| {r['name']} | {r['role']} | " + " | ".join(f"{100 * s[k]:.1f}" for k in
+                     ("AP", "AP50", "AP75", "APs", "APm", "APl")) + f" | {r['params']:.2f} | {r['gflops']:.2f} | {t} |")
+    return "\n".join(lines)
+
+
+def fgd_maps(args, fgd_exp, teacher_exp, fgd_ckpt, teacher_ckpt, path):
+    import numpy as np
+    from yolox.data import ValTransform
+
+    from ..data.coco import CheckedCOCODataset
+    from ..data.synthetic import CLASSES
+    from ..visualize.fgd_maps import plot_fgd_maps
+    from .eval import load_model_weights
+
+    student = load_model_weights(fgd_exp.get_model(), fgd_ckpt)
+    teacher = load_model_weights(teacher_exp.get_model(), teacher_ckpt)
+    ckpt = load_checkpoint(fgd_ckpt)
+    student_ch = {lvl: ckpt["fgd"][f"{lvl}.align.weight"].shape[1] if f"{lvl}.align.weight" in ckpt["fgd"]
+                  else ckpt["fgd"][f"{lvl}.conv_mask_s.weight"].shape[1] for lvl in fgd_exp.fgd_levels}
+    teacher_ch = {lvl: ckpt["fgd"][f"{lvl}.conv_mask_t.weight"].shape[1] for lvl in fgd_exp.fgd_levels}
+    losses = fgd_exp.get_fgd_losses(student_ch, teacher_ch)
+    for lvl, mod in losses.items():
+        mod.load_state_dict({k.split(".", 1)[1]: v for k, v in ckpt["fgd"].items() if k.startswith(lvl + ".")})
+    dataset = CheckedCOCODataset(data_dir=fgd_exp.resolve_data_dir(), json_file=fgd_exp.val_ann, name="val2017",
+                                 num_classes=fgd_exp.num_classes, img_size=fgd_exp.test_size,
+                                 preproc=ValTransform(legacy=False))
+    images, targets = [], torch.zeros(args.images, 120, 5)
+    for i in range(args.images):
+        img, _, _, _ = dataset[i]
+        images.append(torch.from_numpy(img))
+        boxes = dataset.annotations[i][0]  # x1, y1, x2, y2 (scaled to the input), class
+        n = min(len(boxes), 120)
+        b = torch.from_numpy(np.asarray(boxes[:n], dtype=np.float32))
+        targets[i, :n] = torch.stack([b[:, 4], (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2,
+                                      b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], dim=1)
+    return plot_fgd_maps(student, teacher, losses, torch.stack(images).float(), targets, path, CLASSES)
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    if args.cuda_large:
+        args.device = "cuda"
+        args.batch_size = 64 if args.batch_size == 16 else args.batch_size
+        args.epochs = args.epochs or 60
+        args.opts = ["input_size", "(320,320)", "test_size", "(320,320)", "data_num_workers", "8",
+                     "synthetic_dataset", "{'num_train': 4000, 'num_val': 500}", "synthetic_name",
+                     "synthetic_shapes_large", *(args.opts or [])]
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda / --cuda-large need CUDA; run without them on CPU")
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    exps = {}
+    for key, path in (("teacher", args.teacher_exp), ("student", args.student_exp), ("fgd", args.fgd_exp)):
+        exps[key] = load_exp(path)
+        exps[key].merge(list(args.opts or []))
+        exps[key].output_dir = args.out
+    say("stage 1/5: dataset")
+    exps["student"].resolve_data_dir()
+    say(f"dataset ready in {exps['student'].data_dir}")
+
+    say("stage 2/5: teacher")
+    teacher_ckpt, teacher_s, teacher_metrics = stage_teacher(args, [])
+    say("stage 3/5: student without distillation")
+    base_ckpt, base_s = train(args.student_exp, "student_baseline", args, [], args.epochs)
+    say("stage 4/5: student with FGD")
+    fgd_ckpt, fgd_s = train(args.fgd_exp, "student_fgd", args, ["teacher_ckpt", teacher_ckpt], args.epochs)
+
+    say("stage 5/5: evaluation with pycocotools")
+    rows = []
+    for name, role, key, ckpt, secs in (
+            ("teacher", "teacher (YOLOX-s widths)", "teacher", teacher_ckpt, teacher_s),
+            ("student_baseline", "student, no distillation", "student", base_ckpt, base_s),
+            ("student_fgd", "student + FGD", "fgd", fgd_ckpt, fgd_s)):
+        say(f"evaluating {name} ...")
+        params, gflops = model_info(exps[key])
+        rows.append({"name": name, "role": role, "stats": evaluate(exps[key], ckpt, args), "params": params,
+                     "gflops": gflops, "seconds": secs, "ckpt": ckpt, "reused": name == "teacher" and ckpt == args.teacher_ckpt})
+    table = format_table(rows)
+    from ..visualize.ap_curves import plot_ap_curves, read_metrics
+
+    curves = plot_ap_curves({"teacher": teacher_metrics,
+                             "student, no distillation": read_metrics(os.path.join(args.out, "student_baseline")),
+                             "student + FGD": read_metrics(os.path.join(args.out, "student_fgd"))},
+                            os.path.join(args.out, "ap_curves.png"))
+    maps = fgd_maps(args, exps["fgd"], exps["teacher"], fgd_ckpt, teacher_ckpt, os.path.join(args.out, "fgd_maps.png"))
+    total = time.time() - t0
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"rows": rows, "total_seconds": total}, f, indent=1)
+    print("\n" + table + "\n")
+    delta = 100 * (rows[2]["stats"]["AP"] - rows[1]["stats"]["AP"])
+    say(f"FGD vs no distillation: {delta:+.1f} AP; teacher - baseline: "
+        f"{100 * (rows[0]['stats']['AP'] - rows[1]['stats']['AP']):+.1f} AP")
+    say(f"wrote {os.path.relpath(curves, REPO)}, {os.path.relpath(maps, REPO)}, results.md; total {total / 60:.1f} min")
+    return rows
+
+
+def cli():
+    run_cli(main)

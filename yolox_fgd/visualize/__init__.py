@@ -1,0 +1,1 @@
+"""Figures: AP curves of runs, FGD masks and attention maps."""
