@@ -18,6 +18,7 @@ so that ``--resume`` continues exactly. Files are written atomically.
 import datetime
 import json
 import os
+import shutil
 import time
 
 import torch
@@ -31,7 +32,8 @@ from yolox.utils.allreduce_norm import get_async_norm_states
 
 from ..data.prefetcher import make_prefetcher
 from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, model_state_dict,
-                                save_checkpoint_atomic)
+                                remove_stale_temporaries, save_checkpoint_atomic)
+from .faults import fault_point
 from ..utils.device import memory_usage_mb, resolve_device
 from .rng import get_rng_state, set_rng_state
 
@@ -53,7 +55,11 @@ class Trainer(YOLOXTrainer):
     """YOLOX's trainer on CPU or CUDA. ``args.device``: ``auto``, ``cpu`` or ``cuda``."""
 
     def __init__(self, exp, args):
-        super().__init__(exp, args)
+        try:
+            super().__init__(exp, args)
+        except OSError as e:
+            folder = os.path.join(exp.output_dir, args.experiment_name)
+            raise OSError(f"output folder {folder} cannot be created: {e}; set output_dir") from e
         self.device = resolve_device(getattr(args, "device", "auto"), self.local_rank)
         if self.amp_training and self.device.type != "cuda":
             raise ValueError("--fp16 needs CUDA (autocast/fp16 training is CUDA-only here); drop --fp16 on CPU")
@@ -61,6 +67,8 @@ class Trainer(YOLOXTrainer):
         self.ema_decay = getattr(exp, "ema_decay", 0.9998)
         self.resume_state = None
         self.tblogger = None
+        self.nonfinite_steps = 0
+        self.consecutive_nonfinite = 0
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -89,11 +97,13 @@ class Trainer(YOLOXTrainer):
 
         self.optimizer.zero_grad()
         self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-
-        if self.use_model_ema:
-            self.ema_model.update(self.student)
+        if self.step_is_finite(outputs):
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            if self.use_model_ema:
+                self.ema_model.update(self.student)
+        else:
+            self.optimizer.zero_grad()
 
         lr = self.lr_scheduler.update_lr(self.progress_in_iter + 1)
         for param_group in self.optimizer.param_groups:
@@ -106,7 +116,71 @@ class Trainer(YOLOXTrainer):
             **outputs,
         )
 
+    def step_is_finite(self, outputs):
+        """Check the step's losses (and, without fp16, its gradients) for NaN/Inf.
+
+        One boolean is read from the device per step, after backward; everything else stays
+        on the device. Under fp16 the GradScaler skips overflowing steps itself: those are not
+        faults, so gradients are only checked in full precision.
+        On a non-finite step: ``exp.nonfinite_policy == "stop"`` raises at once; ``"skip"`` skips
+        the optimizer and EMA update, counts the step, and raises after
+        ``exp.nonfinite_max_consecutive`` consecutive ones (0: never).
+
+        Raises:
+            FloatingPointError: naming the iteration and the non-finite terms (detection term or
+                FGD term and level).
+        """
+        names = [k for k, v in outputs.items() if torch.is_tensor(v) and v.is_floating_point()]
+        values = [outputs[k].detach().float().reshape(()) for k in names]
+        if not self.amp_training:
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            if grads:
+                names.append("gradient norm")
+                values.append(torch.nn.utils.get_total_norm(grads))
+        values = torch.stack(values)
+        finite = torch.isfinite(values)
+        if bool(finite.all()):  # the one host sync of the check
+            self.consecutive_nonfinite = 0
+            return True
+        bad = ", ".join(f"{n}={v:.4g}" for n, v, ok in zip(names, values.tolist(), finite.tolist()) if not ok)
+        self.nonfinite_steps += 1
+        self.consecutive_nonfinite += 1
+        where = (f"epoch {self.epoch + 1} iter {self.iter + 1} (iteration {self.progress_in_iter + 1})")
+        policy = getattr(self.exp, "nonfinite_policy", "skip")
+        limit = getattr(self.exp, "nonfinite_max_consecutive", 5)
+        if policy == "stop" or (limit and self.consecutive_nonfinite >= limit):
+            raise FloatingPointError(
+                f"non-finite loss at {where}: {bad}; {self.consecutive_nonfinite} consecutive non-finite "
+                f"step(s), {self.nonfinite_steps} in total (nonfinite_policy={policy!r}, "
+                f"nonfinite_max_consecutive={limit}). Lower the learning rate or the FGD weights, or check the data"
+            )
+        logger.warning(f"skipping the step at {where}: non-finite {bad} "
+                       f"({self.consecutive_nonfinite} consecutive, {self.nonfinite_steps} skipped so far)")
+        return False
+
     # ------------------------------------------------------------------ setup
+    def check_output_dir(self):
+        """The output folder is writable and has room for a few checkpoints; stale temporaries
+        of a killed writer are removed."""
+        probe = os.path.join(self.file_name, ".write_test")
+        try:
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.remove(probe)
+        except OSError as e:
+            raise OSError(f"output folder {self.file_name} is not writable: {e}") from e
+        params = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        need = 4 * params  # weights + EMA + momentum per checkpoint, and a temporary copy
+        free = shutil.disk_usage(self.file_name).free
+        if free < need:
+            raise OSError(
+                f"not enough disk space in {self.file_name}: {free / 2**20:.0f} MB free, a checkpoint "
+                f"needs about {need / 2**20:.0f} MB; free space or set output_dir"
+            )
+        stale = remove_stale_temporaries(self.file_name)
+        if stale:
+            logger.warning(f"removed {len(stale)} partial checkpoint file(s) of an interrupted write: {stale}")
+
     def build_model(self):
         """The module trained and wrapped by DDP (here: the YOLOX model)."""
         model = self.exp.get_model()
@@ -122,6 +196,8 @@ class Trainer(YOLOXTrainer):
             torch.cuda.set_device(self.device)
         model = self.build_model().to(self.device)
         self.model = model
+        if self.rank == 0:
+            self.check_output_dir()
         self.optimizer = self.exp.get_optimizer(self.args.batch_size)
         model = self.resume_train(model)
 
@@ -240,6 +316,7 @@ class Trainer(YOLOXTrainer):
                 self.tblogger.add_scalar("train/lr", self.meter["lr"].latest, step)
             self.meter.clear_meters()
 
+        fault_point("iter")
         if (self.progress_in_iter + 1) % 10 == 0:
             self.input_size = self.exp.random_resize(
                 self.train_loader, self.epoch, self.rank, self.is_distributed

@@ -3,6 +3,7 @@ import json
 import os
 
 import cv2
+from loguru import logger
 from yolox.data import COCODataset
 
 __all__ = ["CheckedCOCODataset", "check_annotations"]
@@ -51,6 +52,7 @@ class CheckedCOCODataset(COCODataset):
                  num_classes=None, **kwargs):
         check_annotations(data_dir, json_file, num_classes)
         super().__init__(data_dir=data_dir, json_file=json_file, name=name, **kwargs)
+        self.drop_degenerate_boxes(json_file)
         folder = os.path.join(self.data_dir, self.name)
         missing = [a[3] for a in self.annotations if not os.path.isfile(os.path.join(folder, a[3]))]
         if missing:
@@ -58,6 +60,18 @@ class CheckedCOCODataset(COCODataset):
                 f"{len(missing)} image(s) listed in {json_file} are missing from {folder}: "
                 f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
             )
+
+    def drop_degenerate_boxes(self, json_file):
+        """Drop boxes with non-positive width or height (YOLOX keeps x2 == x1), with one warning."""
+        dropped = 0
+        for i, (res, img_info, resized_info, file_name) in enumerate(self.annotations):
+            keep = (res[:, 2] > res[:, 0]) & (res[:, 3] > res[:, 1])
+            if not keep.all():
+                dropped += int((~keep).sum())
+                self.annotations[i] = (res[keep], img_info, resized_info, file_name)
+        if dropped:
+            logger.warning(f"{json_file}: dropped {dropped} box(es) with non-positive width or height")
+        return dropped
 
     def load_image(self, index):
         file_name = os.path.join(self.data_dir, self.name, self.annotations[index][3])

@@ -36,6 +36,10 @@ class Exp(YOLOXExp):
         self.ema_decay = 0.9998
         # stop after this epoch of the schedule (None: max_epoch); --resume continues from there
         self.train_until_epoch = None
+        # a step whose loss (or, without fp16, gradient) is NaN/Inf: "skip" it (counted, and
+        # training stops after nonfinite_max_consecutive in a row; 0: never) or "stop" at once
+        self.nonfinite_policy = "skip"
+        self.nonfinite_max_consecutive = 5
         self.exp_name = "yolox_fgd_exp"
 
     # ------------------------------------------------------------------ checks
@@ -48,6 +52,8 @@ class Exp(YOLOXExp):
                     f"{name}={tuple(size)} must be two positive multiples of 32 "
                     "(YOLOX's largest stride), e.g. (320, 320)"
                 )
+        if self.nonfinite_policy not in ("skip", "stop"):
+            raise ValueError(f"nonfinite_policy must be 'skip' or 'stop', got {self.nonfinite_policy!r}")
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
 

@@ -14,6 +14,8 @@ import zipfile
 import torch
 from loguru import logger
 
+from ..core.faults import fault_point
+
 __all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "CheckpointError"]
 
 
@@ -44,11 +46,23 @@ def save_checkpoint_atomic(state, path):
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+        fault_point("save")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temporaries(folder):
+    """Delete temporary files a killed writer left in ``folder`` (never a finished checkpoint)."""
+    removed = []
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith(".") and name.endswith(".tmp") and "_ckpt.pth." in name:
+                os.remove(os.path.join(folder, name))
+                removed.append(name)
+    return removed
 
 
 def copy_atomic(src, dst):

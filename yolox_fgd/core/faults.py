@@ -1,0 +1,24 @@
+"""Fault injection for the kill-and-resume tests: inert unless ``YOLOX_FGD_KILL_AT`` is set.
+
+``YOLOX_FGD_KILL_AT=iter:K`` sends SIGKILL to the process after its K-th training iteration;
+``save:K`` during its K-th checkpoint write, after the temporary file is written and before it
+replaces the target (the worst moment for a non-atomic writer).
+"""
+import os
+import signal
+
+__all__ = ["fault_point"]
+
+_counts = {}
+
+
+def fault_point(kind):
+    spec = os.environ.get("YOLOX_FGD_KILL_AT")
+    if not spec:
+        return
+    want_kind, _, count = spec.partition(":")
+    if want_kind != kind:
+        return
+    _counts[kind] = _counts.get(kind, 0) + 1
+    if _counts[kind] == int(count):
+        os.kill(os.getpid(), signal.SIGKILL)
