@@ -16,15 +16,30 @@ def test_experiment_loads_and_checks(path):
     exp.check_config()
 
 
-@pytest.mark.parametrize("name,changes", [
-    ("fgd_yolox_m_h1_per_gt", {"fgd_fg_norm": "per_gt"}),
-    ("fgd_yolox_m_h1_one_weight", {"fgd_fg_norm": "per_gt", "fgd_beta": 2e-3}),
-    ("fgd_yolox_m_h3_attention_none", {"fgd_attention": "none"}),
-    ("fgd_yolox_m_h3_attention_student", {"fgd_attention": "student"}),
-    ("fgd_yolox_m_h3_attention_diff", {"fgd_attention": "diff"}),
+@pytest.mark.parametrize("base,name,changes", [
+    ("fgd_yolox_m", "ablations/fgd_yolox_m_h1_per_gt", {"fgd_fg_norm": "per_gt"}),
+    ("fgd_yolox_m", "ablations/fgd_yolox_m_h1_one_weight", {"fgd_fg_norm": "per_gt", "fgd_beta": 2e-3}),
+    ("fgd_yolox_m", "ablations/fgd_yolox_m_h3_attention_none", {"fgd_attention": "none"}),
+    ("fgd_yolox_m", "ablations/fgd_yolox_m_h3_attention_student", {"fgd_attention": "student"}),
+    ("fgd_yolox_m", "ablations/fgd_yolox_m_h3_attention_diff", {"fgd_attention": "diff"}),
+    ("fgd_yolox_m", "fgd_yolox_m_conv6", {"stem": "conv6"}),
+    ("fgd_yolox_m", "fgd_yolox_m_conv3", {"stem": "conv3"}),
+    ("yolox_m", "yolox_m_conv6", {"stem": "conv6"}),
+    ("yolox_m", "yolox_m_conv3", {"stem": "conv3"}),
+    ("yolox_m", "yolox_m_mmdet_recipe", {"ema_decay": 0.9999, "mixup_scale": (0.8, 1.6)}),
 ])
-def test_ablation_differs_from_fgd_yolox_m_only_where_named(name, changes):
-    base = vars(load_exp(os.path.join(REPO, "exps", "fgd_yolox_m.py")))
-    abl = vars(load_exp(os.path.join(REPO, "exps", "ablations", f"{name}.py")))
+def test_variant_differs_from_its_base_only_where_named(base, name, changes):
+    """Each experiment file changes only what its name says (exp_name aside)."""
+    base = vars(load_exp(os.path.join(REPO, "exps", f"{base}.py")))
+    abl = vars(load_exp(os.path.join(REPO, "exps", f"{name}.py")))
     diff = {k: v for k, v in abl.items() if base.get(k) != v and k != "exp_name"}
     assert diff == changes
+
+
+def test_yolox_m_and_l_match_yolox_defaults():
+    """exps/yolox_m.py and yolox_l.py have YOLOX's own recipe values for their sizes."""
+    from yolox.exp import get_exp
+
+    for ours, theirs in (("yolox_m", "yolox-m"), ("yolox_l", "yolox-l")):
+        a, b = vars(load_exp(os.path.join(REPO, "exps", f"{ours}.py"))), vars(get_exp(None, theirs))
+        assert {k: a[k] for k in b if k != "exp_name"} == {k: v for k, v in b.items() if k != "exp_name"}

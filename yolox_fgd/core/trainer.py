@@ -181,6 +181,23 @@ class Trainer(YOLOXTrainer):
         if stale:
             logger.warning(f"removed {len(stale)} partial checkpoint file(s) of an interrupted write: {stale}")
 
+    def write_exp_values(self):
+        """The experiment's plain values in ``exp.json`` (what ``tools/compare_runs.py --diff`` reads)."""
+        def plain(v):
+            if isinstance(v, (bool, int, float, str)) or v is None:
+                return True
+            if isinstance(v, (tuple, list)):
+                return all(plain(x) for x in v)
+            if isinstance(v, dict):
+                return all(isinstance(k, str) and plain(x) for k, x in v.items())
+            return False
+        values = {k: v for k, v in sorted(vars(self.exp).items()) if not k.startswith("_") and plain(v)}
+        values["exp_class"] = f"{type(self.exp).__module__}.{type(self.exp).__name__}"
+        values["batch_size"] = self.args.batch_size
+        values["fp16"] = bool(self.args.fp16)
+        with open(os.path.join(self.file_name, "exp.json"), "w") as f:
+            json.dump(values, f, indent=1)
+
     def build_model(self):
         """The module trained and wrapped by DDP (here: the YOLOX model)."""
         model = self.exp.get_model()
@@ -198,6 +215,7 @@ class Trainer(YOLOXTrainer):
         self.model = model
         if self.rank == 0:
             self.check_output_dir()
+            self.write_exp_values()
         self.optimizer = self.exp.get_optimizer(self.args.batch_size)
         model = self.resume_train(model)
 

@@ -59,14 +59,15 @@ class TeacherModel(nn.Module):
         return self.model(x)
 
 
-def build_teacher(teacher, ckpt_path, num_classes, device="cpu"):
+def build_teacher(teacher, ckpt_path, num_classes, device="cpu", stem=None):
     """Build, load and freeze the teacher.
 
     Args:
         teacher: a YOLOX experiment name (``"yolox-l"``) or an experiment file path.
         ckpt_path: its checkpoint (``{"model": ...}`` as YOLOX releases, or a bare state dict).
-        num_classes: the student's class count; the teacher's experiment is set to it when it
-            is a YOLOX default (80 classes) only if they agree, otherwise an error says so.
+        num_classes: the student's class count; a teacher predicting another count is refused.
+        stem: ``"focus"``/``"conv6"``/``"conv3"`` for a teacher experiment without a ``stem``
+            attribute (YOLOX's own); ``None`` keeps the experiment's.
 
     Raises:
         CheckpointError: checkpoint missing, unreadable, or with missing/unexpected keys or
@@ -82,6 +83,13 @@ def build_teacher(teacher, ckpt_path, num_classes, device="cpu"):
     exp = load_exp(exp_file=teacher) if is_file else load_exp(exp_name=teacher)
     ckpt = load_checkpoint(ckpt_path, map_location="cpu", what="teacher checkpoint")
     state = model_state_dict(ckpt, ckpt_path)
+    if stem is not None:
+        if hasattr(exp, "stem"):
+            exp.stem = stem
+        else:
+            from ..models.stem import set_stem
+
+            set_stem(exp.get_model(), stem, exp.act)
     model = exp.get_model()
     if exp.num_classes != num_classes:
         raise ValueError(

@@ -31,6 +31,10 @@ class Exp(YOLOXExp):
         # SyntheticSpec arguments, generated on first use under datasets/<synthetic_name>.
         self.synthetic_dataset = None
         self.synthetic_name = "synthetic_shapes"
+        # ---------------- model ---------------- #
+        # backbone stem: "focus" (YOLOX), "conv6" (6x6 stride-2 conv, the same function as Focus),
+        # "conv3" (3x3 stride-2 conv, a real architecture change)
+        self.stem = "focus"
         # ---------------- schedule ---------------- #
         # EMA decay (YOLOX hard-codes 0.9998; its maintainers advise 0.9999 at batch 64, YOLOX#735)
         self.ema_decay = 0.9998
@@ -52,6 +56,10 @@ class Exp(YOLOXExp):
                     f"{name}={tuple(size)} must be two positive multiples of 32 "
                     "(YOLOX's largest stride), e.g. (320, 320)"
                 )
+        from ..models.stem import STEMS
+
+        if self.stem not in STEMS:
+            raise ValueError(f"unknown stem {self.stem!r}: choose one of {STEMS}")
         if self.nonfinite_policy not in ("skip", "stop"):
             raise ValueError(f"nonfinite_policy must be 'skip' or 'stop', got {self.nonfinite_policy!r}")
         if self.num_classes < 1:
@@ -70,6 +78,13 @@ class Exp(YOLOXExp):
 
             self.data_dir = os.path.join(get_yolox_datadir(), "COCO")
         return self.data_dir
+
+    def get_model(self):
+        """YOLOX's model (built once, cached in ``self.model``) with the ``stem`` of this experiment."""
+        from ..models.stem import set_stem
+
+        model = super().get_model()
+        return set_stem(model, self.stem, self.act)
 
     def merge(self, cfg_list):
         merge_opts(self, cfg_list)

@@ -39,6 +39,8 @@ class FGDExp(Exp):
         self.teacher = "yolox-l"
         # its checkpoint: {"model": ...} as the official releases, or a bare state dict
         self.teacher_ckpt = None
+        # the teacher's stem when its experiment does not set one (YOLOX names: "focus")
+        self.teacher_stem = None
         # evaluate the teacher on the validation set before training and log its AP
         self.teacher_eval_first = False
 
@@ -109,7 +111,7 @@ class FGDExp(Exp):
         teacher = self.teacher
         if teacher.endswith(".py") and not os.path.isabs(teacher) and not os.path.isfile(teacher):
             raise FileNotFoundError(f"teacher experiment file not found: {teacher}")
-        return build_teacher(teacher, self.teacher_ckpt, self.num_classes, device)
+        return build_teacher(teacher, self.teacher_ckpt, self.num_classes, device, stem=self.teacher_stem)
 
     def get_fgd_losses(self, student_channels, teacher_channels):
         """One ``FGDLoss`` per level, sized from the declared channels ``{level: C}``."""

@@ -1,0 +1,1 @@
+"""Model pieces: the stem switch."""
