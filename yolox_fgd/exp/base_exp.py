@@ -35,6 +35,9 @@ class Exp(YOLOXExp):
         # backbone stem: "focus" (YOLOX), "conv6" (6x6 stride-2 conv, the same function as Focus),
         # "conv3" (3x3 stride-2 conv, a real architecture change)
         self.stem = "focus"
+        # label assignment in the loss: False = YOLOX's per-image SimOTA; True = the same SimOTA
+        # for the whole batch without host synchronisations (yolox_fgd.models.batched_simota)
+        self.batched_assignment = False
         # ---------------- schedule ---------------- #
         # EMA decay (YOLOX hard-codes 0.9998; its maintainers advise 0.9999 at batch 64, YOLOX#735)
         self.ema_decay = 0.9998
@@ -83,6 +86,15 @@ class Exp(YOLOXExp):
         """YOLOX's model (built once, cached in ``self.model``) with the ``stem`` of this experiment."""
         from ..models.stem import set_stem
 
+        if getattr(self, "model", None) is None and self.batched_assignment:
+            from yolox.models import YOLOX, YOLOPAFPN
+
+            from ..models.batched_simota import BatchedSimOTAHead
+
+            in_channels = [256, 512, 1024]
+            backbone = YOLOPAFPN(self.depth, self.width, in_channels=in_channels, act=self.act)
+            head = BatchedSimOTAHead(self.num_classes, self.width, in_channels=in_channels, act=self.act)
+            self.model = YOLOX(backbone, head)  # YOLOX's get_model then initialises it as usual
         model = super().get_model()
         return set_stem(model, self.stem, self.act)
 
