@@ -15,9 +15,7 @@ with the batched one; "FGD / official plain" divides by the plain step with YOLO
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
 
@@ -28,6 +26,7 @@ from yolox_fgd.distill.features import FeatureHooks  # noqa: E402
 from yolox_fgd.distill.teacher import TeacherModel  # noqa: E402
 from yolox_fgd.exp.build import load_exp  # noqa: E402
 from yolox_fgd.exp.fgd_exp import FGDExp, pafpn_channels  # noqa: E402
+from yolox_fgd.utils.benchmark import time_step  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,23 +43,6 @@ def random_batch(batch, size, num_classes, device, g):
     targets[:, :30, 1:3] = torch.rand(batch, 30, 2, generator=g) * (size - wh) + wh / 2
     targets[:, :30, 3:5] = wh
     return imgs, targets.to(device)
-
-
-def bench(step, device, reps, warmup):
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        step()
-    sync()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    mem = torch.cuda.max_memory_allocated(device) / 2 ** 20 if device.type == "cuda" else float("nan")
-    return statistics.median(times) * 1000, mem
 
 
 def main(argv=None):
@@ -111,7 +93,7 @@ def main(argv=None):
                 scaler.update()
             return step
 
-        plain_ms, plain_mem = bench(make_step(student, lambda: student(imgs, targets)), device, args.reps, args.warmup)
+        plain_ms, plain_mem = time_step(make_step(student, lambda: student(imgs, targets)), device, args.reps, args.warmup)
 
         losses = fgd.get_fgd_losses(pafpn_channels(student), pafpn_channels(teacher.model))
         distiller = Distiller(student, losses).to(device)
@@ -124,7 +106,7 @@ def main(argv=None):
                 teacher.backbone(imgs)
             return distiller(imgs, targets, tuple(hooks.pop("teacher")))
 
-        fgd_ms, fgd_mem = bench(make_step(distiller, distill_forward), device, args.reps, args.warmup)
+        fgd_ms, fgd_mem = time_step(make_step(distiller, distill_forward), device, args.reps, args.warmup)
         hooks.remove()
         official = next((r["plain_ms"] for r in rows if r["batch"] == batch and r["assignment"] == "yolox"), plain_ms)
         row = {"batch": batch, "assignment": assignment, "plain_ms": plain_ms, "fgd_ms": fgd_ms,

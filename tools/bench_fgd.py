@@ -12,9 +12,7 @@ their agreement (relative error of the loss and of the student-map gradients).
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +20,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from yolox_fgd.losses import FGDLoss  # noqa: E402
+from yolox_fgd.utils.benchmark import time_step  # noqa: E402
 
 STRIDES = (8, 16, 32)
 
@@ -106,20 +105,6 @@ def run(losses, impl, feats_s, feats_t, targets, size, amp, device):
     return total.detach(), [g.grad for g in grads]
 
 
-def timeit(fn, device, reps, warmup=2):
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -150,8 +135,8 @@ def main(argv=None):
         vec_loss, vec_grads = run(losses, "vectorised", fs, ft, tg, args.size, args.fp16, device)
         loss_diff = ((vec_loss - ref_loss).abs() / ref_loss.abs()).item()
         grad_diff = max(((a - b).norm() / b.norm()).item() for a, b in zip(vec_grads, ref_grads))
-        t_ref = timeit(lambda: run(losses, "loop", fs, ft, tg, args.size, args.fp16, device), device, args.reps)
-        t_vec = timeit(lambda: run(losses, "vectorised", fs, ft, tg, args.size, args.fp16, device), device, args.reps)
+        t_ref = time_step(lambda: run(losses, "loop", fs, ft, tg, args.size, args.fp16, device), device, args.reps)[0]
+        t_vec = time_step(lambda: run(losses, "vectorised", fs, ft, tg, args.size, args.fp16, device), device, args.reps)[0]
         rows.append({"batch": batch, "loop_ms": t_ref, "vec_ms": t_vec, "speedup": t_ref / t_vec,
                      "loss_diff": loss_diff, "grad_diff": grad_diff})
         print(f"| {batch} | {t_ref:.1f} | {t_vec:.1f} | {t_ref / t_vec:.1f}x | {loss_diff:.1e} | {grad_diff:.1e} |")

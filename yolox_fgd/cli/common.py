@@ -6,7 +6,7 @@ from loguru import logger
 
 from ..utils.checkpoint import CheckpointError
 
-__all__ = ["USER_ERRORS", "run_cli", "check_checkpoint_path", "check_dataset"]
+__all__ = ["USER_ERRORS", "run_cli", "check_checkpoint_path", "check_dataset", "apply_test_options"]
 
 USER_ERRORS = (CheckpointError, FileNotFoundError, ImportError, ValueError, OSError, RuntimeError)
 
@@ -38,3 +38,13 @@ def check_dataset(exp, splits=("train", "val")):
     data_dir = exp.resolve_data_dir() if hasattr(exp, "resolve_data_dir") else exp.data_dir
     for split in splits:
         check_annotations(data_dir, getattr(exp, f"{split}_ann"), exp.num_classes)
+
+
+def apply_test_options(exp, args):
+    """YOLOX's ``--conf``, ``--nms`` and ``--tsize`` overrides of the test settings."""
+    if args.conf is not None:
+        exp.test_conf = args.conf
+    if args.nms is not None:
+        exp.nmsthre = args.nms
+    if args.tsize is not None:
+        exp.test_size = (args.tsize, args.tsize)

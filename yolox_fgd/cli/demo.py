@@ -13,7 +13,7 @@ from yolox.tools import demo as yolox_demo
 from yolox.utils import fuse_model, get_model_info
 
 from ..exp.build import load_exp
-from .common import run_cli
+from .common import apply_test_options, run_cli
 from .eval import load_model_weights
 
 __all__ = ["main", "class_names_of"]
@@ -32,6 +32,26 @@ def class_names_of(exp):
     return yolox_demo.COCO_CLASSES
 
 
+def image_demo(predictor, vis_folder, path, current_time, save_result):
+    """YOLOX's ``image_demo`` without its ``cv2.waitKey`` (which blocks, and fails on headless
+    OpenCV): runs every image, logs and optionally saves the drawn result. Returns saved paths."""
+    import cv2
+
+    files = yolox_demo.get_image_list(path) if os.path.isdir(path) else [path]
+    saved = []
+    for image_name in sorted(files):
+        outputs, img_info = predictor.inference(image_name)
+        result_image = predictor.visual(outputs[0], img_info, predictor.confthre)
+        if save_result:
+            folder = os.path.join(vis_folder, time.strftime("%Y_%m_%d_%H_%M_%S", current_time))
+            os.makedirs(folder, exist_ok=True)
+            out = os.path.join(folder, os.path.basename(image_name))
+            logger.info(f"Saving detection result in {out}")
+            cv2.imwrite(out, result_image)
+            saved.append(out)
+    return saved
+
+
 def main(argv=None):
     parser = yolox_demo.make_parser()
     args = parser.parse_args(argv)
@@ -48,12 +68,7 @@ def main(argv=None):
     if args.demo == "image" and (args.path is None or not os.path.exists(args.path)):
         raise FileNotFoundError(f"image path not found: {args.path}")
     exp = load_exp(args.exp_file, args.name)
-    if args.conf is not None:
-        exp.test_conf = args.conf
-    if args.nms is not None:
-        exp.nmsthre = args.nms
-    if args.tsize is not None:
-        exp.test_size = (args.tsize, args.tsize)
+    apply_test_options(exp, args)
     args.experiment_name = args.experiment_name or (
         os.path.splitext(os.path.basename(args.exp_file))[0] if args.exp_file else exp.exp_name)
     out_dir = os.path.join(exp.output_dir, args.experiment_name)
@@ -77,7 +92,7 @@ def main(argv=None):
     predictor = yolox_demo.Predictor(model, exp, names, None, None, args.device, args.fp16, args.legacy)
     current_time = time.localtime()
     if args.demo == "image":
-        yolox_demo.image_demo(predictor, vis_folder, args.path, current_time, args.save_result)
+        image_demo(predictor, vis_folder, args.path, current_time, args.save_result)
     else:
         yolox_demo.imageflow_demo(predictor, vis_folder, current_time, args)
     return vis_folder

@@ -12,7 +12,7 @@ from ..evaluators import format_ap_table
 from ..exp.build import load_exp
 from ..utils.checkpoint import CheckpointError, load_checkpoint, model_state_dict
 from ..utils.device import resolve_device
-from .common import check_dataset, run_cli
+from .common import apply_test_options, check_dataset, run_cli
 
 __all__ = ["make_parser", "main", "evaluate_checkpoint", "load_model_weights"]
 
@@ -65,12 +65,7 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     exp = load_exp(args.exp_file, args.name)
     exp.merge(args.opts)
-    if args.conf is not None:
-        exp.test_conf = args.conf
-    if args.nms is not None:
-        exp.nmsthre = args.nms
-    if args.tsize is not None:
-        exp.test_size = (args.tsize, args.tsize)
+    apply_test_options(exp, args)
     if args.seed is not None:
         torch.manual_seed(args.seed)
     if args.ckpt is None:
