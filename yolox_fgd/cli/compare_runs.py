@@ -17,7 +17,7 @@ from .common import run_cli
 
 __all__ = ["main", "load_run", "group_runs", "format_table", "differing_values"]
 
-IGNORED_FOR_GROUPING = ("seed", "output_dir", "exp_name")
+IGNORED_FOR_GROUPING = ("seed", "output_dir", "exp_name", "command")
 
 
 def load_run(path):

@@ -45,6 +45,8 @@ def make_parser():
                    help="reused when it exists (unless --retrain-teacher)")
     p.add_argument("--retrain-teacher", action="store_true", help="train the teacher even if a checkpoint exists")
     p.add_argument("--save-teacher", default=None, help="after training the teacher, store it here (fp16 weights)")
+    p.add_argument("--teacher-run", default=None,
+                   help="use (and with --save-teacher export) a finished tools/train.py run of the teacher experiment")
     p.add_argument("--teacher-epochs", type=int, default=30)
     p.add_argument("--epochs", type=int, default=None, help="student epochs (default: the experiment's)")
     p.add_argument("-b", "--batch-size", type=int, default=16)
@@ -124,21 +126,29 @@ def stage_teacher(args, common):
     from ..visualize.ap_curves import read_metrics
 
     sidecar = os.path.splitext(args.teacher_ckpt)[0] + ".json"
-    if os.path.isfile(args.teacher_ckpt) and not args.retrain_teacher:
+    if os.path.isfile(args.teacher_ckpt) and not args.retrain_teacher and not args.teacher_run:
         meta = json.load(open(sidecar)) if os.path.isfile(sidecar) else {}
         say(f"teacher: reusing {os.path.relpath(args.teacher_ckpt, REPO)} "
-            f"(trained by this pipeline: {meta.get('command', 'see README')})")
+            f"(trained with: {meta.get('command', 'see README')})")
         return args.teacher_ckpt, meta.get("seconds"), meta.get("metrics", [])
-    ckpt, seconds = train(args.teacher_exp, "teacher", args, common, args.teacher_epochs)
-    metrics = read_metrics(os.path.join(args.out, "teacher"))
+    if args.teacher_run:
+        run_dir = args.teacher_run
+        ckpt = os.path.join(run_dir, "latest_ckpt.pth")
+        metrics = read_metrics(run_dir)
+        seconds = metrics[-1]["train_seconds"] if metrics else None
+        with open(os.path.join(run_dir, "exp.json")) as f:
+            command = json.load(f).get("command", f"see {run_dir}/train_log.txt")
+        say(f"teacher: using the finished run {run_dir}")
+    else:
+        ckpt, seconds = train(args.teacher_exp, "teacher", args, common, args.teacher_epochs)
+        metrics = read_metrics(os.path.join(args.out, "teacher"))
+        command = f"python tools/fgd_demo.py --retrain-teacher --teacher-epochs {args.teacher_epochs}"
     if args.save_teacher:
         state = load_checkpoint(ckpt)["model"]
         save_checkpoint_atomic({"model": {k: v.half() if v.is_floating_point() else v for k, v in state.items()}},
                                args.save_teacher)
         with open(os.path.splitext(args.save_teacher)[0] + ".json", "w") as f:
-            json.dump({"seconds": seconds, "metrics": metrics, "epochs": args.teacher_epochs,
-                       "command": "python tools/fgd_demo.py --retrain-teacher --save-teacher "
-                                  f"{os.path.relpath(args.save_teacher, REPO)} --teacher-epochs {args.teacher_epochs}",
+            json.dump({"seconds": seconds, "metrics": metrics, "command": command,
                        "machine": f"{os.cpu_count()} CPU cores" if args.device == "cpu" else torch.cuda.get_device_name()},
                       f, indent=1)
         say(f"teacher: stored fp16 weights in {args.save_teacher}")

@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import shutil
+import sys
 import time
 
 import torch
@@ -195,6 +196,7 @@ class Trainer(YOLOXTrainer):
         values["exp_class"] = f"{type(self.exp).__module__}.{type(self.exp).__name__}"
         values["batch_size"] = self.args.batch_size
         values["fp16"] = bool(self.args.fp16)
+        values["command"] = " ".join(["python", os.path.relpath(sys.argv[0])] + sys.argv[1:]) if sys.argv[0] else ""
         with open(os.path.join(self.file_name, "exp.json"), "w") as f:
             json.dump(values, f, indent=1)
 

@@ -22,7 +22,7 @@ class DemoExp(Exp):
         self.max_epoch = 12
         self.warmup_epochs = 1
         self.no_aug_epochs = 2
-        self.basic_lr_per_img = 0.02 / 64.0
+        self.basic_lr_per_img = 0.04 / 64.0
         self.eval_interval = 4
         self.print_interval = 20
         self.save_history_ckpt = False
