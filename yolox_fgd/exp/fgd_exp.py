@@ -133,7 +133,8 @@ class FGDExp(Exp):
     def get_optimizer(self, batch_size):
         """SGD over the student and the FGD modules with YOLOX's groups and settings."""
         if "optimizer" not in self.__dict__:
-            module = getattr(self, "distiller", None) or self.model
+            module = getattr(self, "distiller", None)
+            module = self.model if module is None else module
             lr = self.warmup_lr if self.warmup_epochs > 0 else self.basic_lr_per_img * batch_size
             no_decay, decay, biases = param_groups(module)
             optimizer = torch.optim.SGD(no_decay, lr=lr, momentum=self.momentum, nesterov=True)
