@@ -243,6 +243,13 @@ def main(argv=None):
     table = format_table(rows)
     from ..visualize.ap_curves import plot_ap_curves, read_metrics
 
+    if teacher_metrics and rows[0]["reused"]:
+        meta_epoch = teacher_metrics[-1]["epoch"]
+        sidecar = os.path.splitext(args.teacher_ckpt)[0] + ".json"
+        if os.path.isfile(sidecar):
+            meta_epoch = json.load(open(sidecar)).get("epochs_trained", meta_epoch)
+        if meta_epoch > teacher_metrics[-1]["epoch"]:  # the committed weights, evaluated just now
+            teacher_metrics = teacher_metrics + [{"epoch": meta_epoch, "AP": rows[0]["stats"]["AP"]}]
     curves = plot_ap_curves({"teacher": teacher_metrics,
                              "student, no distillation": read_metrics(os.path.join(args.out, "student_baseline")),
                              "student + FGD": read_metrics(os.path.join(args.out, "student_fgd"))},
