@@ -43,3 +43,11 @@ def test_yolox_m_and_l_match_yolox_defaults():
     for ours, theirs in (("yolox_m", "yolox-m"), ("yolox_l", "yolox-l")):
         a, b = vars(load_exp(os.path.join(REPO, "exps", f"{ours}.py"))), vars(get_exp(None, theirs))
         assert {k: a[k] for k in b if k != "exp_name"} == {k: v for k, v in b.items() if k != "exp_name"}
+
+
+def test_coco_experiments_look_for_datasets_coco(monkeypatch):
+    """COCO experiments read $YOLOX_DATADIR/COCO, else datasets/COCO in the repository."""
+    monkeypatch.delenv("YOLOX_DATADIR", raising=False)
+    assert load_exp(os.path.join(REPO, "exps", "yolox_m.py")).resolve_data_dir() == os.path.join(REPO, "datasets", "COCO")
+    monkeypatch.setenv("YOLOX_DATADIR", "/data")
+    assert load_exp(os.path.join(REPO, "exps", "fgd_yolox_m.py")).resolve_data_dir() == "/data/COCO"

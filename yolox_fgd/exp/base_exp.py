@@ -77,9 +77,11 @@ class Exp(YOLOXExp):
                 self.data_dir = default_root(self.synthetic_name)
             ensure_dataset(self.data_dir, SyntheticSpec(**self.synthetic_dataset), log=logger.info)
         if self.data_dir is None:
-            from yolox.data import get_yolox_datadir
-
-            self.data_dir = os.path.join(get_yolox_datadir(), "COCO")
+            # YOLOX's get_yolox_datadir() points into site-packages for a pip-installed yolox:
+            # use $YOLOX_DATADIR/COCO, else datasets/COCO in this repository.
+            base = os.environ.get("YOLOX_DATADIR") or os.path.join(
+                os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "datasets")
+            self.data_dir = os.path.join(base, "COCO")
         return self.data_dir
 
     def get_model(self):
