@@ -86,8 +86,9 @@ def format_table(groups):
 
 
 def differing_values(runs):
-    """``{key: {run name: value}}`` for every experiment value that is not the same in all runs."""
-    keys = sorted(set().union(*(r["exp"] for r in runs)))
+    """``{key: {run name: value}}`` for every experiment value that is not the same in all runs
+    (the recorded command line is left out: it always differs)."""
+    keys = sorted(set().union(*(r["exp"] for r in runs)) - {"command"})
     out = {}
     for k in keys:
         values = {r["name"]: r["exp"].get(k, "<unset>") for r in runs}
