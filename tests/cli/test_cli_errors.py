@@ -1,9 +1,7 @@
 """tools/train.py and tools/eval.py stop on bad input with a message naming the problem."""
-import json
 import os
 import shutil
 
-import pytest
 import torch
 
 from tests.conftest import TINY_EXP, run_tool

@@ -34,7 +34,6 @@ class FeatureHooks:
     def __init__(self, targets):
         self._outputs = {}
         self._handles = []
-        self._modules = {}
         for key, (root, name) in targets.items():
             root = _unwrap(root)
             modules = dict(root.named_modules())
@@ -42,7 +41,6 @@ class FeatureHooks:
                 children = [n for n, _ in root.named_children()]
                 raise KeyError(f"no module named {name!r} to hook for {key!r}; top-level modules: {children}")
             module = modules[name]
-            self._modules[key] = module
             self._handles.append(module.register_forward_hook(self._make_hook(key, module)))
 
     def _make_hook(self, key, expected):

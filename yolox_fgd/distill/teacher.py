@@ -7,7 +7,6 @@ YOLOX code let the teacher's BatchNorm statistics drift by running it in trainin
 import hashlib
 import os
 
-import torch
 from loguru import logger
 from torch import nn
 
@@ -116,14 +115,3 @@ def build_teacher(teacher, ckpt_path, num_classes, device="cpu", stem=None):
     logger.info(f"teacher {teacher} loaded from {ckpt_path} (sha256 {teacher_model.ckpt_sha256[:12]}...)")
     return teacher_model
 
-
-def snapshot(module):
-    """A detached copy of every parameter and buffer (to prove the teacher never changes)."""
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def assert_unchanged(module, before):
-    """Raise RuntimeError naming the first tensor of ``module`` that differs from ``before``."""
-    for k, v in module.state_dict().items():
-        if not torch.equal(v, before[k]):
-            raise RuntimeError(f"teacher tensor {k} changed during training")
