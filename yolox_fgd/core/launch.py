@@ -5,6 +5,7 @@ num_procs, num_machines, machine_rank, backend, dist_url, args)`` spawns ``num_p
 per machine, initialises ``torch.distributed`` and YOLOX's local process group, then calls
 ``main_func(*args)`` in each.
 """
+import gc
 import socket
 from datetime import timedelta
 
@@ -76,5 +77,15 @@ def _distributed_worker(local_rank, main_func, world_size, num_procs_per_machine
         torch.cuda.set_device(local_rank)
     try:
         main_func(*args)
+        # Tear down together: every rank reaches this point before any process group is shut
+        # down, and the objects that hold process groups (DDP reducers caught in reference
+        # cycles, YOLOX's local group) are released while the groups are still alive. A rank
+        # that shut down its gloo group while a peer was still using it (or that freed a reducer
+        # after the shutdown) aborted at exit now and then ("terminate called without an active
+        # exception").
+        gc.collect()
+        dist.barrier()
     finally:
+        comm._LOCAL_PROCESS_GROUP = None
+        gc.collect()
         dist.destroy_process_group()
