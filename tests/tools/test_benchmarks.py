@@ -18,6 +18,8 @@ def test_bench_fgd_loop_reference_agrees_with_vectorised():
                                         "--student-channels", "8", "16", "32", "--teacher-channels", "16", "16", "48"])
     assert rows[0]["loss_diff"] < 1e-5 and rows[0]["grad_diff"] < 1e-4
     assert rows[0]["loop_ms"] > 0 and rows[0]["vec_ms"] > 0
+    assert rows[0]["align_ms"] > 0  # level 2 has no align conv (16 -> 16), levels 1 and 3 do
+
 
 
 def test_bench_distill_prints_both_steps():

@@ -39,19 +39,36 @@ def make_channel_add(channels):
     return block
 
 
+def _context_logits(context_mask, flat):
+    """``Conv2d(C, 1, 1)`` on ``flat`` ``(N, C, HW)`` as a batched matrix product: ``(N, 1, HW)``.
+
+    Same parameters and math as the convolution; on CPU the oneDNN convolution with one output
+    channel is about 8x slower (forward + backward) than this product."""
+    N, C, _ = flat.shape
+    return torch.bmm(context_mask.weight.reshape(1, 1, C).expand(N, 1, C), flat) + context_mask.bias.reshape(1, 1, 1)
+
+
+def _linear(conv, x):
+    """A 1x1 ``conv`` applied to a map of one position, ``x`` ``(N, C_in)`` -> ``(N, C_out)``."""
+    return F.linear(x, conv.weight.reshape(conv.out_channels, conv.in_channels), conv.bias)
+
+
 def global_context_add(x, context_mask, channel_add):
     """The term a GcBlock adds to every position: ``channel_add(ctx)``.
 
     Args:
         x: ``(N, C, H, W)``.
         context_mask: ``Conv2d(C, 1, 1)`` giving the attention logits.
-        channel_add: the ``C -> C/2 -> C`` transform.
+        channel_add: the ``C -> C/2 -> C`` transform (conv, LayerNorm, ReLU, conv).
 
     Returns:
         ``(N, C, 1, 1)``, broadcast over ``H, W`` by the block.
     """
     N, C, H, W = x.shape
-    weights = F.softmax(context_mask(x).reshape(N, 1, H * W), dim=2)  # (N, 1, HW)
-    ctx = torch.bmm(x.reshape(N, C, H * W), weights.transpose(1, 2))  # (N, C, 1)
-    return channel_add(ctx.reshape(N, C, 1, 1))
-
+    flat = x.reshape(N, C, H * W)
+    weights = F.softmax(_context_logits(context_mask, flat), dim=2)  # (N, 1, HW)
+    ctx = torch.bmm(flat, weights.transpose(1, 2)).reshape(N, C)
+    conv1, norm, _, conv2 = channel_add  # applied to the (N, C, 1, 1) context as linear maps
+    hidden = _linear(conv1, ctx)  # (N, C/2)
+    hidden = F.layer_norm(hidden, hidden.shape[1:], norm.weight.reshape(-1), norm.bias.reshape(-1), norm.eps)
+    return _linear(conv2, F.relu(hidden)).reshape(N, C, 1, 1)
