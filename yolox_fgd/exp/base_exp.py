@@ -110,12 +110,12 @@ class Exp(YOLOXExp):
         Args:
             start_iter: iterations already trained; the sampler skips their images.
         """
-        from yolox.data import (DataLoader, MosaicDetection, TrainTransform, YoloBatchSampler,
-                                worker_init_reset_seed)
-        from yolox.utils import wait_for_the_master
+        from yolox.data import DataLoader, MosaicDetection, TrainTransform, YoloBatchSampler
+        from yolox.utils import get_rank, wait_for_the_master
 
         from ..data.coco import CheckedCOCODataset
         from ..data.sampler import ResumableInfiniteSampler
+        from ..data.worker_seed import worker_init_fn
 
         with wait_for_the_master():
             data_dir = self.resolve_data_dir()
@@ -143,7 +143,7 @@ class Exp(YOLOXExp):
         kwargs = {"num_workers": self.data_num_workers, "pin_memory": torch.cuda.is_available(),
                   "batch_sampler": batch_sampler}
         if self.data_num_workers > 0:
-            kwargs["worker_init_fn"] = worker_init_reset_seed
+            kwargs["worker_init_fn"] = worker_init_fn(get_rank())  # YOLOX's uses uuid4
         return DataLoader(self.dataset, **kwargs)
 
     def get_eval_loader(self, batch_size, is_distributed, testdev=False, legacy=False):
