@@ -175,7 +175,7 @@ class FGDLoss(nn.Module):
             if w_C is None:
                 per_cell = sq.sum(dim=1)
             else:
-                per_cell = torch.einsum("nchw,nc->nhw", sq, w_C) * w_S
+                per_cell = torch.bmm(w_C.unsqueeze(1), sq.reshape(N, C, H * W)).reshape(N, H, W) * w_S
             fg = (mask_fg * per_cell).sum() / N
             bg = (mask_bg * per_cell).sum() / N
 
