@@ -68,6 +68,15 @@ def yolox_assignment(head, args):
     return fg_all, gt_all
 
 
+def our_assignment(args):
+    """``batched_simota`` on the same captured head inputs: ``(fg, matched_gt, num_fg)``."""
+    _, xs, ys, st, labels, outputs = args[:6]
+    fg, matched, _, num_fg = batched_simota(labels[..., 1:5], labels[..., 0], labels.sum(2) > 0, outputs[..., :4],
+                                            outputs[..., 5:], outputs[..., 4:5], torch.cat(xs, 1), torch.cat(ys, 1),
+                                            torch.cat(st, 1), 6)
+    return fg, matched, num_fg
+
+
 CASES = {
     "random batch": ([5, 9, 3, 12], 64),
     "no boxes in one image": ([4, 0, 7], 64),
@@ -95,12 +104,8 @@ def test_same_assignment_and_losses_as_yolox(case):
             a, b = float(out_plain[k]), float(out_batched[k])
             assert b == pytest.approx(a, rel=1e-5, abs=1e-6), f"{case}: {k} {a} vs {b}"
 
-    args = cap["args"]
-    fg_ref, gt_ref = yolox_assignment(plain.head, args)
-    imgs, xs, ys, st, labels, outputs = args[:6]
-    fg, matched, _, num_fg = batched_simota(labels[..., 1:5], labels[..., 0], labels.sum(2) > 0, outputs[..., :4],
-                                            outputs[..., 5:], outputs[..., 4:5], torch.cat(xs, 1), torch.cat(ys, 1),
-                                            torch.cat(st, 1), 6)
+    fg_ref, gt_ref = yolox_assignment(plain.head, cap["args"])
+    fg, matched, num_fg = our_assignment(cap["args"])
     assert torch.equal(fg, fg_ref), case
     assert torch.equal(torch.where(fg, matched, -1), gt_ref), case
     assert int(num_fg) == int(fg_ref.sum())
@@ -187,10 +192,7 @@ def test_same_assignment_and_losses_on_embedded_dataset_batches(tiny_data, monke
         for k in ("total_loss", "iou_loss", "conf_loss", "cls_loss", "num_fg"):
             assert float(out_b[k]) == pytest.approx(float(out_a[k]), rel=1e-5, abs=1e-6), (seed, k)
         fg_ref, gt_ref = yolox_assignment(plain.head, cap["args"])
-        _, xs, ys, st, labels, outputs = cap["args"][:6]
-        fg, matched, _, _ = batched_simota(labels[..., 1:5], labels[..., 0], labels.sum(2) > 0, outputs[..., :4],
-                                           outputs[..., 5:], outputs[..., 4:5], torch.cat(xs, 1), torch.cat(ys, 1),
-                                           torch.cat(st, 1), 6)
+        fg, matched, _ = our_assignment(cap["args"])
         assert torch.equal(fg, fg_ref), seed
         assert torch.equal(torch.where(fg, matched, -1), gt_ref), seed
     assert topk.boundary_ties > 0, "the seeded batches were chosen to contain cost ties at the dynamic-k boundary"

@@ -21,7 +21,6 @@ def test_bench_fgd_loop_reference_agrees_with_vectorised():
     assert rows[0]["align_ms"] > 0  # level 2 has no align conv (16 -> 16), levels 1 and 3 do
 
 
-
 def test_bench_distill_prints_both_steps():
     exps = os.path.join(REPO, "tests", "exps")
     rows = load_tool("bench_distill").main(["--batch", "2", "--size", "64", "--reps", "1", "--warmup", "1",

@@ -83,7 +83,6 @@ def _distributed_worker(local_rank, main_func, world_size, num_procs_per_machine
         # that shut down its gloo group while a peer was still using it (or that freed a reducer
         # after the shutdown) aborted at exit now and then ("terminate called without an active
         # exception").
-        gc.collect()
         dist.barrier()
     finally:
         comm._LOCAL_PROCESS_GROUP = None

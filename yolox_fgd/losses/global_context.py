@@ -42,8 +42,8 @@ def make_channel_add(channels):
 def _context_logits(context_mask, flat):
     """``Conv2d(C, 1, 1)`` on ``flat`` ``(N, C, HW)`` as a batched matrix product: ``(N, 1, HW)``.
 
-    Same parameters and math as the convolution; on CPU the oneDNN convolution with one output
-    channel is about 8x slower (forward + backward) than this product."""
+    Same parameters and math as the convolution; on CPU oneDNN's convolution with one output
+    channel is much slower (forward + backward) than this product."""
     N, C, _ = flat.shape
     return torch.bmm(context_mask.weight.reshape(1, 1, C).expand(N, 1, C), flat) + context_mask.bias.reshape(1, 1, 1)
 
