@@ -1,4 +1,6 @@
-# Teacher-size demo model (YOLOX-s widths) on the embedded synthetic dataset, CPU-sized.
+# Teacher of the demo and the distillation benchmark: YOLOX-s widths on the embedded dataset,
+# trained to convergence (100 epochs, about 80 min on 2 CPU cores). demo_assets/demo_yolox_s.pth
+# is this experiment's EMA weights: see demo_assets/demo_yolox_s.json for the command.
 from yolox_fgd.exp.demo_exp import DemoExp
 
 
@@ -7,3 +9,10 @@ class Exp(DemoExp):
         super().__init__()
         self.depth = 0.33
         self.width = 0.50
+        # ---------------- teacher schedule ---------------- #
+        self.max_epoch = 100
+        self.warmup_epochs = 2
+        self.no_aug_epochs = 3
+        self.ema_decay = 0.999
+        self.ema_ramp_iters = 500
+        self.eval_interval = 5

@@ -8,6 +8,7 @@ class Exp(DemoExp):
         self.synthetic_dataset = {"num_train": 8, "num_val": 4, "image_sizes": ((96, 96), (96, 128)),
                                   "max_objects": 4, "seed": 5}
         self.synthetic_name = "tiny_shapes"
+        self.num_classes = 6
         self.depth = 0.33
         self.width = 0.125
         self.input_size = (64, 64)

@@ -193,3 +193,74 @@ def test_forward_path_has_no_loops_or_host_syncs():
         code = "\n".join(line.split("#")[0] for line in src.splitlines() if not line.strip().startswith(('"', "'")))
         for bad in ("for ", "while ", ".item(", ".cpu(", ".tolist(", ".nonzero(", "bool("):
             assert bad not in code, f"{bad!r} in forward path"
+
+
+def test_feature_norm_makes_the_loss_blind_to_per_channel_affine_changes():
+    """feature_norm=True (PKD): each channel is standardised over (N, H, W) before every term,
+    so scaling and shifting the teacher's channels (a_c * T + b_c, a_c > 0) changes no term;
+    without it the terms change."""
+    s, t, tg, size = rand_case(h=10, w=10)
+    a = torch.linspace(0.2, 5.0, 8).reshape(1, 8, 1, 1)
+    b = torch.linspace(-3.0, 3.0, 8).reshape(1, 8, 1, 1)
+    norm = FGDLoss(8, 8, ref_size=None, feature_norm=True)
+    plain = FGDLoss(8, 8, ref_size=None)
+    plain.load_state_dict(norm.state_dict())
+    x, y = norm(s, t, tg, size), norm(s, a * t + b, tg, size)
+    for key in ("fg", "bg", "mask", "rela"):
+        assert y[key].item() == pytest.approx(x[key].item(), rel=1e-4), key
+    assert plain(s, a * t + b, tg, size)["fg"].item() != pytest.approx(plain(s, t, tg, size)["fg"].item(), rel=1e-2)
+
+
+def test_standardize_channels_gives_zero_mean_unit_variance():
+    from yolox_fgd.losses.fgd import standardize_channels
+
+    x = torch.randn(3, 5, 4, 6) * torch.arange(1.0, 6.0).reshape(1, 5, 1, 1) + 7
+    z = standardize_channels(x)
+    assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(5), atol=1e-5)
+    assert torch.allclose(z.var(dim=(0, 2, 3), unbiased=False), torch.ones(5), atol=1e-4)
+
+
+def test_channel_ref_weighs_channel_sums_as_ref_channels():
+    """channel_ref=R multiplies the channel sums by R / C. The hand case of
+    test_terms_by_hand_with_uniform_attention (fg = bg = C, rela = C*H*W) with C = 4 and R = 16
+    gives fg = bg = 16 and rela = 16*H*W; the attention loss is 0 in both."""
+    C, H, W = 4, 4, 4
+    S = torch.full((1, C, H, W), 2.0)
+    T = torch.full((1, C, H, W), 1.0)
+    tg = torch.zeros(1, 2, 5)
+    tg[0, 0] = torch.tensor([0.0, 8.0, 8.0, 16.0, 16.0])
+    out = FGDLoss(C, C, ref_size=None, channel_ref=16)(S, T, tg, (32, 32))
+    assert out["fg"].item() == pytest.approx(16.0)
+    assert out["bg"].item() == pytest.approx(16.0)
+    assert out["rela"].item() == pytest.approx(16.0 * H * W)
+    s, t, tg, size = rand_case()
+    ref = FGDLoss(8, 8, ref_size=None)
+    mod = FGDLoss(8, 8, ref_size=None, channel_ref=8)
+    mod.load_state_dict(ref.state_dict())
+    assert mod(s, t, tg, size)["loss"].item() == pytest.approx(ref(s, t, tg, size)["loss"].item(), rel=1e-6)
+    with pytest.raises(ValueError, match="channel_ref"):
+        FGDLoss(8, 8, channel_ref=0)
+
+
+def test_weighted_terms_sum_to_the_loss():
+    """``weighted_<term>`` is each term as it enters ``loss``: weight and multiscale normalisation."""
+    s, t, tg, _ = rand_case(h=10, w=10)
+    out = FGDLoss(8, 8, ref_size=640)(s, t, tg, (320, 320))
+    total = sum(out[f"weighted_{k}"] for k in ("fg", "bg", "mask", "rela"))
+    assert total.item() == pytest.approx(out["loss"].item(), rel=1e-6)
+    assert out["weighted_fg"].item() == pytest.approx(2e-3 * 4 * out["fg"].item(), rel=1e-6)
+
+
+def test_map_statistics_entropy_bounds():
+    """Channel-attention entropy is log C for a map with equal channel means and near 0 when one
+    channel dominates; RMS is that of the compared maps."""
+    import math
+
+    loss = FGDLoss(8, 8, ref_size=None)
+    flat = torch.ones(2, 8, 4, 4)
+    peaked = torch.zeros(2, 8, 4, 4)
+    peaked[:, 3] = 50.0
+    stats = loss.map_statistics(peaked, flat)
+    assert stats["entropy_c_t"].item() == pytest.approx(math.log(8), rel=1e-5)
+    assert stats["entropy_c_s"].item() < 1e-3
+    assert stats["rms_t"].item() == pytest.approx(1.0)

@@ -14,7 +14,9 @@ import torch.distributed as dist
 from loguru import logger
 from yolox.utils import get_model_info
 
+from ..distill.diagnostics import FGDDiagnostics
 from ..distill.features import PAFPN_LEVELS, FeatureHooks
+from ..distill.schedule import DistillWeight, LossCalibration
 from ..exp.fgd_exp import pafpn_channels
 from .trainer import Trainer
 
@@ -28,6 +30,9 @@ class FGDTrainer(Trainer):
         super().__init__(exp, args)
         self.teacher = None
         self.hooks = None
+        self.weight_schedule = None
+        self.calibration = LossCalibration(exp.fgd_calibrate_iters)
+        self.diagnostics = None
 
     # ------------------------------------------------------------------ setup
     def build_model(self):
@@ -39,6 +44,8 @@ class FGDTrainer(Trainer):
         self.log_model_line("student", distiller.student, self.exp)
         self.log_model_line("teacher", self.teacher.model, self.teacher.exp)
         self.teacher.to(self.device)
+        if self.memory_format is not None:
+            self.teacher.to(memory_format=self.memory_format)
         return distiller
 
     def check_level_pairing(self, student, teacher):
@@ -67,9 +74,19 @@ class FGDTrainer(Trainer):
         # Hooks after the EMA copy exists; they record only the live modules they were put on.
         self.hooks = FeatureHooks({"student": (self.student, "backbone"), "teacher": (self.teacher.model, "backbone")})
         self.model_without_ddp().attach_hooks(self.hooks)
+        exp = self.exp
+        self.weight_schedule = DistillWeight(self.max_iter, self.max_epoch, exp.fgd_warmup_iters, exp.fgd_decay,
+                                             exp.fgd_decay_final, exp.fgd_stop_epoch)
+        if exp.fgd_diagnostics_interval:
+            if self.is_distributed:
+                raise ValueError("fgd_diagnostics_interval needs a single process (it takes gradients of each "
+                                 "term outside DDP's backward); set it to 0 or run with -d 1")
+            self.diagnostics = FGDDiagnostics(self.file_name if self.rank == 0 else None)
         channels = {lvl: loss.teacher_channels for lvl, loss in self.model_without_ddp().fgd_losses.items()}
-        logger.info(f"FGD on {list(self.exp.fgd_levels)} (teacher channels {channels}), "
-                    f"warm-up {self.exp.fgd_warmup_iters} iterations")
+        logger.info(f"FGD on {list(exp.fgd_levels)} (teacher channels {channels}), warm-up "
+                    f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
+                    f"stop epoch {exp.fgd_stop_epoch}, feature_norm {exp.fgd_feature_norm}, channel_ref "
+                    f"{exp.fgd_channel_ref}, calibration over {exp.fgd_calibrate_iters} iterations")
 
     def model_without_ddp(self):
         return self.model.module if hasattr(self.model, "module") else self.model
@@ -91,18 +108,34 @@ class FGDTrainer(Trainer):
 
     # ------------------------------------------------------------------ step
     def distill_weight(self):
-        """Linear warm-up of the FGD weight over ``exp.fgd_warmup_iters`` iterations (Python float)."""
-        warmup = self.exp.fgd_warmup_iters
-        if warmup <= 0:
-            return 1.0
-        return min(1.0, (self.progress_in_iter + 1) / warmup)
+        """The factor on the FGD total at this iteration (:class:`DistillWeight` times the
+        calibration's factor), a Python float."""
+        return self.weight_schedule(self.progress_in_iter, self.calibration.factor())
+
+    def diagnostics_due(self):
+        interval = self.exp.fgd_diagnostics_interval
+        return self.diagnostics is not None and (self.progress_in_iter + 1) % interval == 0
 
     def forward_losses(self, inps, targets):
         self.teacher.train()  # re-asserts eval mode every step
         with torch.no_grad():
             self.teacher.backbone(inps)
         teacher_feats = tuple(f.detach() for f in self.hooks.pop("teacher"))
-        return self.model(inps, targets, teacher_feats, self.distill_weight())
+        self.last_distill_weight = self.distill_weight()
+        return self.model(inps, targets, teacher_feats, self.last_distill_weight,
+                          keep_graph_terms=self.diagnostics_due())
+
+    def before_backward(self, outputs):
+        """Loss calibration (while measuring) and, on diagnostic iterations, per-term gradient
+        norms and map statistics (``diagnostics.jsonl``)."""
+        if not self.calibration.done:
+            self.calibration.update(outputs)
+        graph_terms = outputs.pop("graph_terms", None)
+        map_stats = outputs.pop("map_stats", None)
+        if graph_terms is not None:
+            self.diagnostics.record(
+                graph_terms, map_stats, [p for p in self.student.parameters() if p.requires_grad],
+                epoch=self.epoch + 1, iteration=self.progress_in_iter + 1, distill_weight=self.last_distill_weight)
 
     # ------------------------------------------------------------------ epochs / checkpoints
     def after_epoch(self):
@@ -124,6 +157,7 @@ class FGDTrainer(Trainer):
     def extra_checkpoint_state(self):
         return {
             "fgd": self.model_without_ddp().fgd_losses.state_dict(),
+            "fgd_calibration": self.calibration.state_dict(),
             "teacher_ckpt": self.exp.teacher_ckpt,
             "teacher_sha256": self.teacher.ckpt_sha256 if self.teacher is not None else None,
         }
@@ -135,6 +169,8 @@ class FGDTrainer(Trainer):
                 "use -c without --resume to start distillation from it"
             )
         self.model_without_ddp().fgd_losses.load_state_dict(ckpt["fgd"])
+        if "fgd_calibration" in ckpt:
+            self.calibration.load_state_dict(ckpt["fgd_calibration"])
         saved = ckpt.get("teacher_sha256")
         if saved and self.teacher is not None and saved != self.teacher.ckpt_sha256:
             logger.warning(

@@ -28,7 +28,7 @@ from loguru import logger
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.tensorboard import SummaryWriter
 from yolox.core import Trainer as YOLOXTrainer
-from yolox.utils import ModelEMA, adjust_status, get_model_info, load_ckpt, synchronize
+from yolox.utils import adjust_status, get_model_info, load_ckpt, synchronize
 from yolox.utils.allreduce_norm import get_async_norm_states
 
 from ..data.prefetcher import make_prefetcher
@@ -36,6 +36,7 @@ from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, m
                                 remove_stale_temporaries, save_checkpoint_atomic)
 from .faults import fault_point
 from ..utils.device import memory_usage_mb, resolve_device
+from ..utils.ema import RampedModelEMA
 from .rng import get_rng_state, set_rng_state
 
 __all__ = ["Trainer", "all_reduce_norm"]
@@ -66,8 +67,12 @@ class Trainer(YOLOXTrainer):
             raise ValueError("--fp16 needs CUDA (autocast/fp16 training is CUDA-only here); drop --fp16 on CPU")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_training)
         self.ema_decay = getattr(exp, "ema_decay", 0.9998)
+        # gradient-norm clipping over all trained parameters (None: off; DAMO-YOLO and
+        # PP-YOLOE's distillation clip at 30)
+        self.grad_clip_norm = getattr(exp, "grad_clip_norm", None)
         self.resume_state = None
         self.tblogger = None
+        self.memory_format = None
         self.nonfinite_steps = 0
         self.consecutive_nonfinite = 0
 
@@ -83,6 +88,10 @@ class Trainer(YOLOXTrainer):
         """The loss dict of one step (``total_loss`` plus the terms to log)."""
         return self.model(inps, targets)
 
+    def before_backward(self, outputs):
+        """Hook for subclasses: look at (and remove non-scalar entries of) the step's loss dict
+        while its autograd graph still exists."""
+
     def train_one_iter(self):
         iter_start_time = time.time()
         inps, targets = self.prefetcher.next()
@@ -90,15 +99,21 @@ class Trainer(YOLOXTrainer):
         targets = targets.to(self.device, self.data_type, non_blocking=True)
         targets.requires_grad = False
         inps, targets = self.exp.preprocess(inps, targets, self.input_size)
+        if self.memory_format is not None:
+            inps = inps.contiguous(memory_format=self.memory_format)
         data_end_time = time.time()
 
         with torch.autocast(self.device.type, enabled=self.amp_training):
             outputs = self.forward_losses(inps, targets)
+        self.before_backward(outputs)
         loss = outputs["total_loss"]
 
         self.optimizer.zero_grad()
         self.scaler.scale(loss).backward()
         if self.step_is_finite(outputs):
+            if self.grad_clip_norm:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip_norm)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             if self.use_model_ema:
@@ -213,7 +228,10 @@ class Trainer(YOLOXTrainer):
         self.exp.check_config()
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
+        self.memory_format = torch.channels_last if getattr(self.exp, "channels_last", False) else None
         model = self.build_model().to(self.device)
+        if self.memory_format is not None:
+            model = model.to(memory_format=self.memory_format)
         self.model = model
         if self.rank == 0:
             self.check_output_dir()
@@ -245,7 +263,8 @@ class Trainer(YOLOXTrainer):
         self.model = model
 
         if self.use_model_ema:
-            self.ema_model = ModelEMA(self.student, self.ema_decay)
+            self.ema_model = RampedModelEMA(self.student, self.ema_decay,
+                                            ramp_iters=getattr(self.exp, "ema_ramp_iters", 2000))
             self.ema_model.updates = self.max_iter * self.start_epoch
         self.restore_resume_state()
 

@@ -23,28 +23,71 @@ import tempfile
 import cv2
 import numpy as np
 
-__all__ = ["CLASSES", "SyntheticSpec", "ensure_dataset", "generate_dataset", "default_root"]
+__all__ = ["BACKGROUNDS", "CLASSES", "SyntheticSpec", "ensure_dataset", "generate_dataset", "default_root"]
 
 GENERATOR_VERSION = 3
 CLASSES = ("circle", "ring", "square", "triangle", "cross", "hexagon")
+BACKGROUNDS = ("gradient", "stripes", "blobs", "flat")
 
 
 class SyntheticSpec:
-    """Parameters of one synthetic dataset (what the cache key is made of)."""
+    """Parameters of one synthetic dataset (what the cache key is made of).
+
+    Args:
+        num_train, num_val: images per split.
+        image_sizes: ``(h, w)`` choices in pixels, drawn uniformly per image.
+        max_objects, min_objects: objects per image, drawn uniformly in ``[min, max]``.
+        seed: generator seed.
+        size_mix: probabilities of COCO's small / medium / large objects (areas < 32^2, < 96^2,
+            >= 96^2 pixels at the image's own resolution).
+        clutter: ``(lo, hi)``: distractor strokes per image drawn in ``[lo, hi)`` (``(0, 0)``:
+            none).
+        noise: ``(lo, hi)``: standard deviation of the pixel noise, drawn per image (0-255 scale).
+        backgrounds: background kinds drawn from, among :data:`BACKGROUNDS`.
+        max_overlap: ``None`` (objects placed anywhere) or the largest share of an object's box
+            that another may cover; a placement above it is redrawn up to ``placement_tries``
+            times (the last draw is kept).
+        classes: the shape classes drawn (category ids 1.. in this order), among :data:`CLASSES`.
+    """
 
     def __init__(self, num_train=800, num_val=160, image_sizes=((192, 192), (192, 240)),
-                 max_objects=8, seed=0):
+                 max_objects=8, seed=0, min_objects=1, size_mix=(0.45, 0.4, 0.15), clutter=(2, 9),
+                 noise=(2, 18), backgrounds=None, max_overlap=None, placement_tries=10, classes=None):
         self.num_train = int(num_train)
         self.num_val = int(num_val)
         self.image_sizes = tuple(tuple(int(v) for v in s) for s in image_sizes)  # (h, w)
         self.max_objects = int(max_objects)
+        self.min_objects = int(min_objects)
         self.seed = int(seed)
+        self.size_mix = tuple(float(p) for p in size_mix)
+        self.clutter = tuple(int(v) for v in clutter)
+        self.noise = tuple(float(v) for v in noise)
+        self.backgrounds = tuple(BACKGROUNDS if backgrounds is None else backgrounds)
+        self.classes = tuple(CLASSES if classes is None else classes)
+        if not self.classes or len(set(self.classes)) != len(self.classes) or set(self.classes) - set(CLASSES):
+            raise ValueError(f"classes must be distinct names among {CLASSES}, got {classes}")
+        self.max_overlap = None if max_overlap is None else float(max_overlap)
+        self.placement_tries = int(placement_tries)
+        unknown = [b for b in self.backgrounds if b not in BACKGROUNDS]
+        if not self.backgrounds or unknown:
+            raise ValueError(f"backgrounds must be a non-empty choice among {BACKGROUNDS}, got {backgrounds}")
+        if not 1 <= self.min_objects <= self.max_objects:
+            raise ValueError(f"need 1 <= min_objects <= max_objects, got {self.min_objects} and {self.max_objects}")
+        if len(self.size_mix) != 3 or min(self.size_mix) < 0 or abs(sum(self.size_mix) - 1) > 1e-6:
+            raise ValueError(f"size_mix must be three probabilities (small, medium, large) summing to 1, got {size_mix}")
+        if len(self.clutter) != 2 or not 0 <= self.clutter[0] <= self.clutter[1]:
+            raise ValueError(f"clutter must be (lo, hi) with 0 <= lo <= hi, got {clutter}")
+        if len(self.noise) != 2 or not 0 <= self.noise[0] <= self.noise[1]:
+            raise ValueError(f"noise must be (lo, hi) with 0 <= lo <= hi, got {noise}")
 
     def as_dict(self):
         return {
             "version": GENERATOR_VERSION, "num_train": self.num_train, "num_val": self.num_val,
             "image_sizes": [list(s) for s in self.image_sizes], "max_objects": self.max_objects,
-            "seed": self.seed, "classes": list(CLASSES),
+            "min_objects": self.min_objects, "seed": self.seed, "classes": list(self.classes),
+            "size_mix": list(self.size_mix), "clutter": list(self.clutter), "noise": list(self.noise),
+            "backgrounds": list(self.backgrounds), "max_overlap": self.max_overlap,
+            "placement_tries": self.placement_tries,
         }
 
 
@@ -57,8 +100,8 @@ def default_root(name="synthetic_shapes"):
 
 
 # ----------------------------------------------------------------------------- drawing
-def _background(rng, h, w):
-    kind = rng.integers(4)
+def _background(rng, h, w, noise, kinds):
+    kind = BACKGROUNDS.index(kinds[int(rng.integers(len(kinds)))])
     c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     if kind == 0:  # linear gradient
         t = np.linspace(0, 1, w if rng.random() < 0.5 else h)
@@ -79,13 +122,13 @@ def _background(rng, h, w):
         img = cv2.GaussianBlur(img, (0, 0), 6)
     else:  # flat
         img = np.tile(c0, (h, w, 1)).astype(np.float64)
-    img = img + rng.normal(0, rng.uniform(2, 18), (h, w, 3))
+    img = img + rng.normal(0, rng.uniform(*noise), (h, w, 3))
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _clutter(rng, img):
+def _clutter(rng, img, lo, hi):
     h, w = img.shape[:2]
-    for _ in range(rng.integers(2, 9)):
+    for _ in range(rng.integers(lo, hi) if hi > lo else lo):
         colour = rng.integers(0, 256, 3).tolist()
         kind = rng.integers(3)
         if kind == 0:
@@ -115,7 +158,7 @@ def _cross(cx, cy, r, angle):
     return rot + np.array([cx, cy])
 
 
-def _draw_object(rng, img, cls, cx, cy, size):
+def _draw_object(rng, img, name, cx, cy, size):
     """Draw one object; returns its box ``(x1, y1, x2, y2)`` in pixels (unclipped)."""
     colour = rng.integers(0, 256, 3)
     # keep contrast against the local background
@@ -124,7 +167,6 @@ def _draw_object(rng, img, cls, cx, cy, size):
                       255 - colour, colour).tolist()
     r = size / 2
     angle = rng.uniform(0, 2 * math.pi)
-    name = CLASSES[cls]
     if name in ("circle", "ring"):
         rx, ry = r, r * rng.uniform(0.8, 1.0)
         thick = -1 if name == "circle" else max(2, int(r * 0.3))
@@ -144,24 +186,42 @@ def _draw_object(rng, img, cls, cx, cy, size):
     return pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()
 
 
-def _sample_size(rng, h, w):
-    bucket = rng.choice(3, p=[0.45, 0.4, 0.15])  # small / medium / large (COCO areas)
+def _sample_size(rng, h, w, size_mix):
+    bucket = rng.choice(3, p=list(size_mix))  # small / medium / large (COCO areas)
     top = min(h, w) * 0.85
     lo, hi = [(8, 30), (34, min(90, 0.7 * top)), (min(100, 0.8 * top), top)][bucket]
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def _render(rng, h, w, max_objects):
-    img = _background(rng, h, w)
-    _clutter(rng, img)
+def _overlap(cx, cy, size, boxes):
+    """Largest share of the square ``size`` box at ``(cx, cy)`` or of a placed box covered by the other."""
+    x1, y1, x2, y2 = cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2
+    worst = 0.0
+    for _, bx1, by1, bx2, by2 in boxes:
+        iw, ih = min(x2, bx2) - max(x1, bx1), min(y2, by2) - max(y1, by1)
+        if iw > 0 and ih > 0:
+            inter = iw * ih
+            worst = max(worst, inter / (size * size), inter / max((bx2 - bx1) * (by2 - by1), 1e-6))
+    return worst
+
+
+def _render(rng, h, w, spec):
+    img = _background(rng, h, w, spec.noise, spec.backgrounds)
+    _clutter(rng, img, *spec.clutter)
     boxes = []
-    sizes = sorted((_sample_size(rng, h, w) for _ in range(int(rng.integers(1, max_objects + 1)))), reverse=True)
+    count = int(rng.integers(spec.min_objects, spec.max_objects + 1))
+    sizes = sorted((_sample_size(rng, h, w, spec.size_mix) for _ in range(count)), reverse=True)
     for size in sizes:  # large first, so a later object occludes an earlier one only partly
         # allow partial overlap and objects cut by the border
         cx = rng.uniform(-0.15 * size, w + 0.15 * size)
         cy = rng.uniform(-0.15 * size, h + 0.15 * size)
-        cls = int(rng.integers(len(CLASSES)))
-        x1, y1, x2, y2 = _draw_object(rng, img, cls, cx, cy, size)
+        for _ in range(spec.placement_tries if spec.max_overlap is not None else 0):
+            if _overlap(cx, cy, size, boxes) <= spec.max_overlap:
+                break
+            cx = rng.uniform(-0.15 * size, w + 0.15 * size)
+            cy = rng.uniform(-0.15 * size, h + 0.15 * size)
+        cls = int(rng.integers(len(spec.classes)))
+        x1, y1, x2, y2 = _draw_object(rng, img, spec.classes[cls], cx, cy, size)
         x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
         if x2 - x1 >= 2 and y2 - y1 >= 2:
             boxes.append((cls, x1, y1, x2, y2))
@@ -177,7 +237,7 @@ def _write_split(root, split, count, spec, first_id, ann_id):
         img_id = first_id + k
         rng = np.random.default_rng([spec.seed, split_seed, k])
         h, w = spec.image_sizes[int(rng.integers(len(spec.image_sizes)))]
-        img, boxes = _render(rng, h, w, spec.max_objects)
+        img, boxes = _render(rng, h, w, spec)
         file_name = f"{img_id:012d}.jpg"
         cv2.imwrite(os.path.join(root, split, file_name), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
         images.append({"id": img_id, "file_name": file_name, "height": h, "width": w})
@@ -192,7 +252,7 @@ def _write_split(root, split, count, spec, first_id, ann_id):
     data = {
         "info": {"description": "yolox-fgd synthetic shapes", "version": GENERATOR_VERSION},
         "images": images, "annotations": annotations,
-        "categories": [{"id": i + 1, "name": n, "supercategory": "shape"} for i, n in enumerate(CLASSES)],
+        "categories": [{"id": i + 1, "name": n, "supercategory": "shape"} for i, n in enumerate(spec.classes)],
     }
     with open(os.path.join(root, "annotations", f"instances_{split}.json"), "w") as f:
         json.dump(data, f)

@@ -7,6 +7,7 @@ teacher stays outside (its features arrive as an argument).
 from torch import nn
 
 from .features import PAFPN_LEVELS
+from .schedule import TERMS
 
 __all__ = ["Distiller"]
 
@@ -31,19 +32,25 @@ class Distiller(nn.Module):
     def attach_hooks(self, hooks):
         self._hooks = hooks
 
-    def forward(self, inps, targets, teacher_feats, distill_weight=1.0):
+    def forward(self, inps, targets, teacher_feats, distill_weight=1.0, keep_graph_terms=False):
         """One training forward.
 
         Args:
             inps: ``(N, 3, H, W)`` batch at the current multiscale size.
             targets: ``(N, M, 5)`` YOLOX targets in input pixels.
             teacher_feats: the teacher's PAFPN outputs ``(p3, p4, p5)`` for the same batch.
-            distill_weight: factor on the FGD total (the warm-up ramp), a Python float.
+            distill_weight: factor on the FGD total (warm-up, decay, stop, calibration), a
+                Python float.
+            keep_graph_terms: also return ``graph_terms`` (for diagnostics): the detection loss
+                and every weighted term of every level as they enter ``total_loss``, with their
+                autograd graphs, and ``map_stats`` (``{level: FGDLoss.map_statistics}``).
 
         Returns:
             YOLOX's loss dict with ``total_loss`` = detection + ``distill_weight`` * FGD, plus
             ``fgd_loss`` (weighted FGD total), per level ``fgd_loss_<lvl>`` and the unweighted
-            terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_mask_<lvl>``, ``fgd_rela_<lvl>``.
+            terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_mask_<lvl>``, ``fgd_rela_<lvl>``, and
+            per term the weighted sum over levels before ``distill_weight``,
+            ``fgd_weighted_<term>`` (what the loss calibration measures).
         """
         if self._hooks is None:
             raise RuntimeError("Distiller.attach_hooks() was not called: no student features to distil")
@@ -51,14 +58,27 @@ class Distiller(nn.Module):
         student_feats = self._hooks.pop("student")
         input_size = (int(inps.shape[2]), int(inps.shape[3]))
         fgd_total = 0.0
+        weighted = {key: 0.0 for key in TERMS}
+        graph_terms = {"detection": outputs["total_loss"]} if keep_graph_terms else None
+        map_stats = {} if keep_graph_terms else None
         for name, loss_fn in self.fgd_losses.items():
             idx = PAFPN_LEVELS[name][0]
             terms = loss_fn(student_feats[idx], teacher_feats[idx], targets, input_size)
             fgd_total = fgd_total + terms["loss"]
             outputs[f"fgd_loss_{name}"] = terms["loss"].detach()
-            for key in ("fg", "bg", "mask", "rela"):
+            for key in TERMS:
                 outputs[f"fgd_{key}_{name}"] = terms[key].detach()
+                weighted[key] = weighted[key] + terms[f"weighted_{key}"].detach()
+                if keep_graph_terms:
+                    graph_terms[f"{key}_{name}"] = terms[f"weighted_{key}"] * distill_weight
+            if keep_graph_terms:
+                map_stats[name] = loss_fn.map_statistics(student_feats[idx], teacher_feats[idx])
+        for key in TERMS:
+            outputs[f"fgd_weighted_{key}"] = weighted[key]
         fgd_total = fgd_total * distill_weight
         outputs["fgd_loss"] = fgd_total.detach() if hasattr(fgd_total, "detach") else fgd_total
         outputs["total_loss"] = outputs["total_loss"] + fgd_total
+        if keep_graph_terms:
+            outputs["graph_terms"] = graph_terms
+            outputs["map_stats"] = map_stats
         return outputs

@@ -16,6 +16,7 @@ import torch
 from loguru import logger
 from tqdm import tqdm
 from yolox.evaluators import COCOEvaluator as YOLOXCOCOEvaluator
+from yolox.evaluators.coco_evaluator import per_class_AP_table
 from yolox.utils import gather, is_main_process, postprocess, synchronize
 
 __all__ = ["COCOEvaluator", "STAT_NAMES", "format_ap_table"]
@@ -118,5 +119,7 @@ class COCOEvaluator(YOLOXCOCOEvaluator):
             coco_eval.accumulate()
             coco_eval.summarize()
         info += buf.getvalue()
+        names = [c["name"] for c in coco_gt.loadCats(coco_gt.getCatIds())]
+        info += "per class AP:\n" + per_class_AP_table(coco_eval, names) + "\n"
         self.stats = {k: float(v) for k, v in zip(STAT_NAMES, coco_eval.stats)}
         return coco_eval.stats[0], coco_eval.stats[1], info

@@ -38,15 +38,23 @@ class Exp(YOLOXExp):
         # label assignment in the loss: False = YOLOX's per-image SimOTA; True = the same SimOTA
         # for the whole batch without host synchronisations (yolox_fgd.models.batched_simota)
         self.batched_assignment = False
+        # channels-last memory format for model and inputs (oneDNN's convolutions on a CPU are
+        # faster in it; on CUDA, fp16 tensor-core convolutions are too)
+        self.channels_last = False
         # ---------------- schedule ---------------- #
         # EMA decay (YOLOX hard-codes 0.9998; its maintainers advise 0.9999 at batch 64, YOLOX#735)
         self.ema_decay = 0.9998
+        # EMA warm-up: decay * (1 - exp(-updates / ema_ramp_iters)); YOLOX hard-codes 2000
+        self.ema_ramp_iters = 2000
         # stop after this epoch of the schedule (None: max_epoch); --resume continues from there
         self.train_until_epoch = None
         # a step whose loss (or, without fp16, gradient) is NaN/Inf: "skip" it (counted, and
         # training stops after nonfinite_max_consecutive in a row; 0: never) or "stop" at once
         self.nonfinite_policy = "skip"
         self.nonfinite_max_consecutive = 5
+        # clip the gradient norm over all trained parameters to this value (None: off;
+        # DAMO-YOLO and PaddleDetection's PP-YOLOE distillation use 30)
+        self.grad_clip_norm = None
         self.exp_name = "yolox_fgd_exp"
 
     # ------------------------------------------------------------------ checks
@@ -65,6 +73,10 @@ class Exp(YOLOXExp):
             raise ValueError(f"unknown stem {self.stem!r}: choose one of {STEMS}")
         if self.nonfinite_policy not in ("skip", "stop"):
             raise ValueError(f"nonfinite_policy must be 'skip' or 'stop', got {self.nonfinite_policy!r}")
+        if self.grad_clip_norm is not None and not self.grad_clip_norm > 0:
+            raise ValueError(f"grad_clip_norm must be positive or None, got {self.grad_clip_norm}")
+        if self.ema_ramp_iters <= 0:
+            raise ValueError(f"ema_ramp_iters must be positive, got {self.ema_ramp_iters}")
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
 
@@ -144,6 +156,11 @@ class Exp(YOLOXExp):
                   "batch_sampler": batch_sampler}
         if self.data_num_workers > 0:
             kwargs["worker_init_fn"] = worker_init_fn(get_rank())  # YOLOX's uses uuid4
+            if self.seed is not None:
+                # The workers' base seed comes from this generator, not from torch's global one:
+                # what the trainer builds first (a teacher, FGD modules) cannot change the
+                # augmentations, so every arm of a comparison sees the same data.
+                kwargs["generator"] = torch.Generator().manual_seed(int(self.seed))
         return DataLoader(self.dataset, **kwargs)
 
     def get_eval_loader(self, batch_size, is_distributed, testdev=False, legacy=False):

@@ -63,6 +63,25 @@ class FGDExp(Exp):
         # linear ramp of the FGD weight from 0 to 1 over this many iterations (0: none, as the paper)
         self.fgd_warmup_iters = 0
 
+        # ---------------- remedies (issue 11, docs/fgd_on_yolox.md); off = the paper ---------------- #
+        # standardise both maps per channel over (N, H, W) before every term (PKD, NeurIPS 2022)
+        self.fgd_feature_norm = False
+        # channel sums weighed as `fgd_channel_ref` channels (None: off; 256 = FGD's mmdet neck)
+        self.fgd_channel_ref = None
+        # the FGD maintainer's rule (yzd-v/FGD#11): over the first K iterations (FGD weight 0)
+        # measure the terms, then scale all four weights together so that the smallest weighted
+        # term equals the smaller of the classification and IoU losses; 0: off
+        self.fgd_calibrate_iters = 0
+        # decay of the FGD weight over training: None or "cosine" (YOLOv6, DAMO-YOLO) from 1 to
+        # fgd_decay_final at the last iteration
+        self.fgd_decay = None
+        self.fgd_decay_final = 0.01
+        # no distillation from this epoch on, 1-based (mmyolo's StopDistillHook); None: never
+        self.fgd_stop_epoch = None
+        # log gradient norms, map RMS and attention entropies every N iterations (0: off);
+        # written to diagnostics.jsonl (costs one backward per term on those iterations)
+        self.fgd_diagnostics_interval = 0
+
     # ------------------------------------------------------------------ checks
     def check_config(self):
         super().check_config()
@@ -82,6 +101,19 @@ class FGDExp(Exp):
             raise ValueError(f"fgd_attention={self.fgd_attention!r} must be one of {ATTENTION_VARIANTS}")
         if self.fgd_warmup_iters < 0:
             raise ValueError(f"fgd_warmup_iters must be >= 0, got {self.fgd_warmup_iters}")
+        if self.fgd_channel_ref is not None and self.fgd_channel_ref <= 0:
+            raise ValueError(f"fgd_channel_ref must be a positive channel count or None, got {self.fgd_channel_ref}")
+        if self.fgd_calibrate_iters < 0:
+            raise ValueError(f"fgd_calibrate_iters must be >= 0, got {self.fgd_calibrate_iters}")
+        if self.fgd_decay not in (None, "cosine"):
+            raise ValueError(f"fgd_decay must be None or 'cosine', got {self.fgd_decay!r}")
+        if not 0 <= self.fgd_decay_final <= 1:
+            raise ValueError(f"fgd_decay_final must be in [0, 1], got {self.fgd_decay_final}")
+        if self.fgd_stop_epoch is not None and not 1 <= self.fgd_stop_epoch <= self.max_epoch + 1:
+            raise ValueError(f"fgd_stop_epoch must be None or in 1..max_epoch+1 ({self.max_epoch + 1}), "
+                             f"got {self.fgd_stop_epoch}")
+        if self.fgd_diagnostics_interval < 0:
+            raise ValueError(f"fgd_diagnostics_interval must be >= 0, got {self.fgd_diagnostics_interval}")
 
     def check_before_launch(self, args):
         """Fail before any process starts when the teacher checkpoint is missing."""
@@ -97,7 +129,8 @@ class FGDExp(Exp):
         """Keyword arguments of ``FGDLoss`` for one level (shared values + its overrides)."""
         params = dict(temp=self.fgd_temp, alpha=self.fgd_alpha, beta=self.fgd_beta, gamma=self.fgd_gamma,
                       lambda_=self.fgd_lambda, ref_size=self.fgd_ref_size, fg_norm=self.fgd_fg_norm,
-                      attention=self.fgd_attention)
+                      attention=self.fgd_attention, feature_norm=self.fgd_feature_norm,
+                      channel_ref=self.fgd_channel_ref)
         for key, value in dict(self.fgd_level_overrides.get(level, {})).items():
             key = "lambda_" if key == "lambda" else key
             if key not in params:

@@ -13,7 +13,7 @@ from .attention import spatial_channel_attention
 from .global_context import global_context_add, make_channel_add, make_context_mask
 from .masks import build_masks
 
-__all__ = ["FGDLoss", "ATTENTION_VARIANTS", "FG_NORM_VARIANTS"]
+__all__ = ["FGDLoss", "ATTENTION_VARIANTS", "FG_NORM_VARIANTS", "standardize_channels"]
 
 ATTENTION_VARIANTS = ("teacher", "student", "none", "diff")
 FG_NORM_VARIANTS = ("paper", "per_gt")
@@ -47,6 +47,19 @@ class FGDLoss(nn.Module):
       |A_C(T)-A_C(S)|``; the literal Eq. 9 multiplies signed differences and can go negative,
       so absolute values are used; gradients flow through the student's attention.
 
+    Remedies for FGD's magnitude sensitivity (issue 11, ``docs/fgd_on_yolox.md``; off by default,
+    so the paper's semantics stay the default):
+
+    * ``feature_norm=True``: the aligned student map and the teacher map are each standardised
+      per channel to zero mean and unit variance over ``(N, H, W)`` before every term
+      (PKD, Cao et al., NeurIPS 2022, mmrazor ``pkd_loss.py``; DAMO-YOLO and mmyolo's RTMDet
+      distillation use an affine-free BatchNorm for the same purpose). The GcBlocks then see
+      the standardised maps too.
+    * ``channel_ref=R``: the terms that sum over channels (fg, bg, rela and the channel part of
+      the attention loss) are multiplied by ``R / C``, so a level of ``C`` channels weighs as a
+      level of ``R`` channels: Megvii's PAFPN (128/256/512 for YOLOX-s) then weighs as the uniform
+      256-channel neck the paper's weights were tuned on (``R = 256``).
+
     Computation is in float32 (float64 stays float64) with autocast disabled, so fp16/bf16
     maps under autocast give a finite loss.
 
@@ -58,6 +71,8 @@ class FGDLoss(nn.Module):
         ref_size: reference input size of the scale normalisation, or ``None``.
         fg_norm: ``"paper"`` or ``"per_gt"``.
         attention: ``"teacher"``, ``"student"``, ``"none"`` or ``"diff"``.
+        feature_norm: standardise both maps per channel before the terms (PKD).
+        channel_ref: reference channel count of the channel-count normalisation, or ``None``.
     """
 
     def __init__(
@@ -72,6 +87,8 @@ class FGDLoss(nn.Module):
         ref_size=640,
         fg_norm="paper",
         attention="teacher",
+        feature_norm=False,
+        channel_ref=None,
     ):
         super().__init__()
         if fg_norm not in FG_NORM_VARIANTS:
@@ -80,6 +97,8 @@ class FGDLoss(nn.Module):
             raise ValueError(f"attention must be one of {ATTENTION_VARIANTS}, got {attention!r}")
         if temp <= 0:
             raise ValueError(f"temp must be positive, got {temp}")
+        if channel_ref is not None and channel_ref <= 0:
+            raise ValueError(f"channel_ref must be a positive channel count or None, got {channel_ref}")
         self.student_channels = int(student_channels)
         self.teacher_channels = int(teacher_channels)
         self.temp = float(temp)
@@ -87,6 +106,8 @@ class FGDLoss(nn.Module):
         self.ref_size = ref_size
         self.fg_norm = fg_norm
         self.attention = attention
+        self.feature_norm = bool(feature_norm)
+        self.channel_ref = channel_ref
 
         C = self.teacher_channels
         if self.student_channels != C:
@@ -102,7 +123,8 @@ class FGDLoss(nn.Module):
         return (
             f"{self.student_channels}->{self.teacher_channels}, temp={self.temp}, "
             f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, lambda_={self.lambda_}, "
-            f"ref_size={self.ref_size}, fg_norm={self.fg_norm!r}, attention={self.attention!r}"
+            f"ref_size={self.ref_size}, fg_norm={self.fg_norm!r}, attention={self.attention!r}, "
+            f"feature_norm={self.feature_norm}, channel_ref={self.channel_ref}"
         )
 
     def _check_inputs(self, student_feat, teacher_feat, targets, input_size):
@@ -152,17 +174,16 @@ class FGDLoss(nn.Module):
             input_size: ``(h, w)`` of the network input in pixels.
 
         Returns:
-            dict with ``loss`` (weighted, scale-normalised total, a scalar tensor) and the
-            unweighted, unnormalised terms ``fg``, ``bg``, ``mask``, ``rela`` (scalars).
+            dict with ``loss`` (weighted, scale-normalised total, a scalar tensor), the
+            unweighted, unnormalised terms ``fg``, ``bg``, ``mask``, ``rela`` (scalars) and
+            ``weighted_<term>``: each term as it enters ``loss`` (weight and scale normalisation).
         """
         self._check_inputs(student_feat, teacher_feat, targets, input_size)
-        dtype = torch.promote_types(student_feat.dtype, torch.float32)
         with torch.autocast(device_type=student_feat.device.type, enabled=False):
-            S = student_feat.to(dtype)
-            T = teacher_feat.to(dtype)
-            if self.align is not None:
-                S = self.align(S)
+            S, T = self.prepare_maps(student_feat, teacher_feat)
+            dtype = S.dtype
             N, C, H, W = T.shape
+            per_channel = 1.0 if self.channel_ref is None else self.channel_ref / C
 
             att_t = spatial_channel_attention(T, self.temp)
             att_s = spatial_channel_attention(S, self.temp)
@@ -176,18 +197,64 @@ class FGDLoss(nn.Module):
                 per_cell = sq.sum(dim=1)
             else:
                 per_cell = torch.bmm(w_C.unsqueeze(1), sq.reshape(N, C, H * W)).reshape(N, H, W) * w_S
-            fg = (mask_fg * per_cell).sum() / N
-            bg = (mask_bg * per_cell).sum() / N
+            fg = (mask_fg * per_cell).sum() / N * per_channel
+            bg = (mask_bg * per_cell).sum() / N * per_channel
 
             # Eq. 8
-            mask = (att_s[1] - att_t[1]).abs().sum() / N + (att_s[0] - att_t[0]).abs().sum() / N
+            mask = (att_s[1] - att_t[1]).abs().sum() / N * per_channel + (att_s[0] - att_t[0]).abs().sum() / N
 
             # Eq. 10: G(x) = x + add(ctx(x)), so G_S(S) - G_T(T) = (S - T) + (add_S - add_T)
             add_s = global_context_add(S, self.conv_mask_s, self.channel_add_conv_s)
             add_t = global_context_add(T, self.conv_mask_t, self.channel_add_conv_t)
-            rela = (diff + (add_s - add_t)).pow(2).sum() / N
+            rela = (diff + (add_s - add_t)).pow(2).sum() / N * per_channel
 
             loss = self.alpha * fg + self.beta * bg + self.gamma * mask + self.lambda_ * rela
+            scale = 1.0
             if self.ref_size is not None:
-                loss = loss / ((input_size[1] / self.ref_size) * (input_size[0] / self.ref_size))
-        return {"loss": loss, "fg": fg, "bg": bg, "mask": mask, "rela": rela}
+                scale = 1.0 / ((input_size[1] / self.ref_size) * (input_size[0] / self.ref_size))
+                loss = loss * scale
+        return {"loss": loss, "fg": fg, "bg": bg, "mask": mask, "rela": rela,
+                "weighted_fg": self.alpha * scale * fg, "weighted_bg": self.beta * scale * bg,
+                "weighted_mask": self.gamma * scale * mask, "weighted_rela": self.lambda_ * scale * rela}
+
+    def prepare_maps(self, student_feat, teacher_feat):
+        """The maps every term compares: the student's through ``align`` (when the channel counts
+        differ), both standardised per channel when ``feature_norm`` is on; float32 or wider.
+
+        Returns:
+            ``(S, T)``: two ``(N, C, H, W)`` maps.
+        """
+        dtype = torch.promote_types(student_feat.dtype, torch.float32)
+        S = student_feat.to(dtype)
+        T = teacher_feat.to(dtype)
+        if self.align is not None:
+            S = self.align(S)
+        if self.feature_norm:
+            S, T = standardize_channels(S), standardize_channels(T)
+        return S, T
+
+    @torch.no_grad()
+    def map_statistics(self, student_feat, teacher_feat):
+        """Diagnostics of the maps this loss compares (no gradient): RMS of the student's aligned
+        (and, with ``feature_norm``, standardised) map and of the teacher's, and the mean entropy
+        (nats) of both channel attentions ``A_C / C`` (uniform: ``log C``; one-hot: 0).
+
+        Returns:
+            dict of scalar tensors ``rms_s``, ``rms_t``, ``entropy_c_s``, ``entropy_c_t``.
+        """
+        with torch.autocast(device_type=student_feat.device.type, enabled=False):
+            S, T = self.prepare_maps(student_feat, teacher_feat)
+            C = T.shape[1]
+            out = {"rms_s": S.pow(2).mean().sqrt(), "rms_t": T.pow(2).mean().sqrt()}
+            for side, x in (("s", S), ("t", T)):
+                p = spatial_channel_attention(x, self.temp)[1] / C
+                out[f"entropy_c_{side}"] = -(p * p.clamp_min(1e-12).log()).sum(dim=1).mean()
+        return out
+
+
+def standardize_channels(x, eps=1e-6):
+    """Each channel of ``x`` ``(N, C, H, W)`` to zero mean and unit variance over ``(N, H, W)``
+    (PKD, Cao et al., NeurIPS 2022; mmrazor ``PKDLoss.norm``)."""
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
+    return (x - mean) / (var + eps).sqrt()

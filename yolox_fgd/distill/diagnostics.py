@@ -1,0 +1,76 @@
+"""Diagnostics of a distillation run: which FGD term pulls on the student how hard, and what the
+compared maps look like (issue 11; ``exp.fgd_diagnostics_interval``).
+
+On a diagnostic iteration, for the detection loss and each weighted FGD term of each level (as
+it enters ``total_loss``), the gradient norm over the student's parameters is taken with
+``torch.autograd.grad`` (one extra backward per term: only on those iterations); each FGD term's
+norm is reported relative to the detection loss's. With them: the RMS of the student's aligned
+map and of the teacher's map and the entropy of both channel attentions
+(:meth:`yolox_fgd.losses.FGDLoss.map_statistics`). One JSON line per diagnostic iteration goes
+to ``<run>/diagnostics.jsonl``; ``tools/plot_diagnostics.py`` draws them.
+"""
+import json
+import os
+
+import torch
+from loguru import logger
+
+__all__ = ["FGDDiagnostics", "gradient_norm", "read_diagnostics"]
+
+
+def gradient_norm(loss, params):
+    """L2 norm of ``d loss / d params`` (the graph is kept for the real backward)."""
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    grads = [g for g in grads if g is not None]
+    if not grads:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
+
+
+class FGDDiagnostics:
+    """Writes one record per diagnostic iteration.
+
+    Args:
+        run_dir: folder of ``diagnostics.jsonl`` (``None``: compute and log, write nothing).
+    """
+
+    def __init__(self, run_dir):
+        self.path = os.path.join(run_dir, "diagnostics.jsonl") if run_dir else None
+
+    def record(self, graph_terms, map_stats, params, epoch, iteration, distill_weight):
+        """Compute and write the record of one iteration.
+
+        Args:
+            graph_terms: ``{"detection": loss, "<term>_<level>": weighted term}`` with graphs.
+            map_stats: ``{level: {"rms_s", "rms_t", "entropy_c_s", "entropy_c_t"}}``.
+            params: the student's trainable parameters.
+        """
+        det = gradient_norm(graph_terms["detection"], params)
+        rel = {}
+        for name, term in graph_terms.items():
+            if name != "detection":
+                rel[name] = gradient_norm(term, params) / det if det > 0 else float("nan")
+        record = {
+            "epoch": epoch, "iter": iteration, "distill_weight": distill_weight,
+            "detection_grad_norm": det, "grad_rel": rel,
+            "maps": {lvl: {k: float(v) for k, v in stats.items()} for lvl, stats in map_stats.items()},
+        }
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        levels = ", ".join(
+            f"{lvl}: grad/det " + " ".join(f"{t} {rel[f'{t}_{lvl}']:.3g}" for t in ("fg", "bg", "mask", "rela")) +
+            f", rms s/t {s['rms_s']:.3g}/{s['rms_t']:.3g}, H_c s/t {s['entropy_c_s']:.2f}/{s['entropy_c_t']:.2f}"
+            for lvl, s in record["maps"].items())
+        logger.info(f"FGD diagnostics at iteration {iteration} (weight {distill_weight:.3g}, detection grad norm "
+                    f"{det:.3g}): {levels}")
+        return record
+
+
+def read_diagnostics(run_dir):
+    """The records of ``run_dir/diagnostics.jsonl`` (list of dicts; empty when absent)."""
+    path = os.path.join(run_dir, "diagnostics.jsonl")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
