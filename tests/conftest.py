@@ -83,13 +83,24 @@ def load_ckpt_file(path):
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2):
+# What users run, as far as the trainer is concerned: loader workers, multiscale inputs (a new
+# size every 10 iterations), learning-rate warm-up and YOLOX's last no-mosaic epochs.
+USER_CONFIG = ("data_num_workers", "2", "multiscale_range", "1", "warmup_epochs", "1", "no_aug_epochs", "1")
+
+
+def logged_sizes(text):
+    """The multiscale input sizes in a training log's progress lines."""
+    return [int(line.split("size: ")[1].split(",")[0]) for line in text.splitlines() if "size: " in line]
+
+
+def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2, batch=4):
     """Train ``epochs`` epochs uninterrupted (``out/full``) and stopped after ``stop`` then
     resumed (``out/part``); returns both final checkpoints. Asserts every run succeeded."""
-    common = ["-f", exp_file, "-b", "4", "--device", "cpu"]
+    common = ["-f", exp_file, "-b", str(batch), "--device", "cpu"]
     tail = ["output_dir", out, "max_epoch", epochs, *opts]
     full = run_tool("train", *common, "-expn", "full", *tail)
     assert full.returncode == 0, full.stderr[-3000:]
+    stop_and_resume.sizes = logged_sizes(full.stdout + full.stderr)
     part = run_tool("train", *common, "-expn", "part", *tail, "train_until_epoch", stop)
     assert part.returncode == 0, part.stderr[-3000:]
     assert load_ckpt_file(os.path.join(out, "part", "latest_ckpt.pth"))["start_epoch"] == stop

@@ -6,8 +6,8 @@ import pytest
 import torch
 from yolox.exp import get_exp
 
-from tests.conftest import (TINY_EXP, TINY_FGD_EXP, assert_same_tensors, load_ckpt_file, make_trainer,
-                            run_tool, stop_and_resume)
+from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_tensors, load_ckpt_file, logged_sizes,
+                            make_trainer, run_tool, stop_and_resume)
 
 
 def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
@@ -86,10 +86,13 @@ def test_coco_fgd_yolox_m_student_is_official_yolox_m():
 
 def test_all_fgd_weights_zero_equals_plain_training(tmp_path, tiny_data, tiny_teacher_ckpt):
     """The control run: with alpha = beta = gamma = lambda = 0 the student trains bit-identically
-    to the plain trainer with the same seed (same loss trajectory, same final weights)."""
-    plain = run_tool("train", "-f", TINY_EXP, "-b", "4", "--device", "cpu", "-expn", "plain", "output_dir", tmp_path)
-    zero = run_tool("train", "-f", TINY_FGD_EXP, "-b", "4", "--device", "cpu", "-expn", "zero", "output_dir", tmp_path,
-                    "teacher_ckpt", tiny_teacher_ckpt, "fgd_alpha", "0", "fgd_beta", "0", "fgd_gamma", "0", "fgd_lambda", "0")
+    to the plain trainer with the same seed (same loss trajectory, same final weights), with
+    loader workers, multiscale and warm-up on: building the teacher and the FGD modules first
+    changes neither the student's initial weights nor its augmentations nor its input sizes."""
+    common = ["-b", "2", "--device", "cpu", "output_dir", tmp_path, "max_epoch", "4", *USER_CONFIG]
+    plain = run_tool("train", "-f", TINY_EXP, "-expn", "plain", *common)
+    zero = run_tool("train", "-f", TINY_FGD_EXP, "-expn", "zero", *common, "teacher_ckpt", tiny_teacher_ckpt,
+                    "fgd_alpha", "0", "fgd_beta", "0", "fgd_gamma", "0", "fgd_lambda", "0")
     assert plain.returncode == 0 and zero.returncode == 0, (plain.stderr + zero.stderr)[-3000:]
     a = load_ckpt_file(tmp_path / "plain" / "latest_ckpt.pth")
     b = load_ckpt_file(tmp_path / "zero" / "latest_ckpt.pth")
@@ -99,11 +102,16 @@ def test_all_fgd_weights_zero_equals_plain_training(tmp_path, tiny_data, tiny_te
     def losses(text):
         return [line.split("total_loss: ")[1].split(",")[0] for line in text.splitlines() if "total_loss: " in line]
     assert losses(plain.stderr + plain.stdout) == losses(zero.stderr + zero.stdout) != []
+    sizes = logged_sizes(plain.stderr + plain.stdout)
+    assert len(set(sizes)) > 1 and sizes == logged_sizes(zero.stderr + zero.stdout)
 
 
 def test_fgd_resume_is_exact(tmp_path, tiny_data, tiny_teacher_ckpt):
-    """N epochs, stop, --resume to 2N: same student, EMA and FGD modules as an uninterrupted run."""
-    a, b = stop_and_resume(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, epochs=2, stop=1)
+    """4 epochs uninterrupted and stopped after 1 then resumed, with workers, multiscale, warm-up,
+    no-mosaic last epochs, a loss calibration over 6 iterations that the stop interrupts (its
+    partial sums are in the checkpoint) and a cosine decay: same student, EMA and FGD modules."""
+    a, b = stop_and_resume(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, *USER_CONFIG,
+                           "fgd_calibrate_iters", "6", "fgd_decay", "cosine", epochs=4, stop=1, batch=2)
     assert_same_tensors(a["train_model"], b["train_model"], "student")
     assert_same_tensors(a["model"], b["model"], "student EMA")
     assert_same_tensors(a["fgd"], b["fgd"], "fgd")

@@ -1,7 +1,8 @@
 """The device-agnostic trainer on CPU: it learns, resumes exactly, and keeps YOLOX's checkpoint format."""
 import torch
 
-from tests.conftest import TINY_EXP, assert_same_tensors, load_ckpt_file, make_trainer, run_tool, stop_and_resume
+from tests.conftest import (TINY_EXP, USER_CONFIG, assert_same_tensors, load_ckpt_file, make_trainer, run_tool,
+                            stop_and_resume)
 
 
 def test_a_few_iterations_lower_the_loss(tmp_path, tiny_data, restore_std):
@@ -21,16 +22,31 @@ def test_a_few_iterations_lower_the_loss(tmp_path, tiny_data, restore_std):
     assert sum(losses[-3:]) / 3 < 0.93 * sum(losses[:3]) / 3, losses
 
 
+def assert_same_training_state(a, b):
+    """Weights, EMA weights and optimizer momentum of two checkpoints are bit-identical."""
+    assert_same_tensors(a["model"], b["model"], "model (EMA)")
+    assert_same_tensors(a["train_model"], b["train_model"], "train_model")
+    for i, state in a["optimizer"]["state"].items():
+        assert torch.equal(state["momentum_buffer"], b["optimizer"]["state"][i]["momentum_buffer"])
+
+
 def test_resume_continues_at_saved_epoch_with_saved_state(tmp_path, tiny_data):
     """Stopping after epoch 2 of 3 and resuming gives the same weights, EMA and optimizer state
     as an uninterrupted 3-epoch run (deterministic CPU settings); the checkpoint keeps YOLOX's keys."""
     a, b = stop_and_resume(TINY_EXP, tmp_path)
     assert {"model", "optimizer", "start_epoch", "best_ap"} <= set(a)
     assert a["start_epoch"] == b["start_epoch"] == 3
-    assert_same_tensors(a["model"], b["model"], "model (EMA)")
-    assert_same_tensors(a["train_model"], b["train_model"], "train_model")
-    for i, state in a["optimizer"]["state"].items():
-        assert torch.equal(state["momentum_buffer"], b["optimizer"]["state"][i]["momentum_buffer"])
+    assert_same_training_state(a, b)
+
+
+def test_resume_is_exact_with_workers_multiscale_and_warmup(tmp_path, tiny_data):
+    """The same with loader workers, multiscale, warm-up and the no-mosaic last epochs on: 16
+    iterations, interrupted after 8 (at the epoch where mosaic closes), the input size changing
+    at iteration 10 after the resume. The resumed run's workers augment each sample as the
+    uninterrupted run's did (augmentations seeded by stream position, not per worker)."""
+    a, b = stop_and_resume(TINY_EXP, tmp_path, *USER_CONFIG, epochs=4, stop=2, batch=2)
+    assert len(set(stop_and_resume.sizes)) > 1, "the run never changed its input size"
+    assert_same_training_state(a, b)
 
 
 def test_eval_of_the_same_checkpoint_is_repeatable(tmp_path, tiny_data):

@@ -5,7 +5,9 @@ Stages (each says what it does; what exists is reused unless ``--fresh``):
 1. the dataset (generated on first use);
 2. the teacher: the committed checkpoint ``demo_assets/demo_yolox_s.pth`` (trained by this
    pipeline with ``--retrain-teacher``, see the README), or trained here;
-3. the student without distillation and 4. with FGD, same seed and schedule;
+3. the student without distillation and 4. with FGD in the recommended configuration
+   (``exps/demo/fgd_demo_nano_tuned.py``; ``--fgd-exp exps/demo/fgd_demo_nano.py`` for the
+   paper's settings), same seed, same augmentations and schedule;
 5. COCO evaluation of all three with pycocotools; a markdown table (AP, AP50, APs/m/l, parameters,
    GFLOPs, training time) printed and written to ``OUT/results.md`` (+ ``results.json``);
 6. ``OUT/ap_curves.png`` (AP against epoch) and ``OUT/fgd_maps.png`` (ground truth, FGD masks,
@@ -15,9 +17,6 @@ import argparse
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 import time
 
 import torch
@@ -25,13 +24,11 @@ import torch
 from ..exp.build import load_exp
 from ..utils.checkpoint import load_checkpoint, save_checkpoint_atomic
 from .common import run_cli
+from .training_runs import REPO, run_training
 
 __all__ = ["main", "make_parser"]
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(REPO, "exps", "demo")
-PROGRESS = re.compile(r"(epoch: \d+/\d+, iter: \d+/\d+.*?total_loss: [\d.]+).*?(ETA: [\d:]+)")
-AP_LINE = re.compile(r"Average Precision  \(AP\) @\[ IoU=0.50:0.95 \| area=   all \| maxDets=100 \] = ([\d.]+)")
 
 
 def make_parser():
@@ -40,14 +37,15 @@ def make_parser():
     p.add_argument("--out", default=os.path.join(REPO, "outputs", "fgd_demo"), help="output folder")
     p.add_argument("--teacher-exp", default=os.path.join(DEMO, "demo_yolox_s.py"))
     p.add_argument("--student-exp", default=os.path.join(DEMO, "demo_yolox_nano.py"))
-    p.add_argument("--fgd-exp", default=os.path.join(DEMO, "fgd_demo_nano.py"))
+    p.add_argument("--fgd-exp", default=os.path.join(DEMO, "fgd_demo_nano_tuned.py"),
+                   help="the FGD student (default: the recommended configuration; fgd_demo_nano.py: the paper's)")
     p.add_argument("--teacher-ckpt", default=os.path.join(REPO, "demo_assets", "demo_yolox_s.pth"),
                    help="reused when it exists (unless --retrain-teacher)")
     p.add_argument("--retrain-teacher", action="store_true", help="train the teacher even if a checkpoint exists")
     p.add_argument("--save-teacher", default=None, help="after training the teacher, store it here (fp16 weights)")
     p.add_argument("--teacher-run", default=None,
                    help="use (and with --save-teacher export) a finished tools/train.py run of the teacher experiment")
-    p.add_argument("--teacher-epochs", type=int, default=30)
+    p.add_argument("--teacher-epochs", type=int, default=None, help="default: the teacher experiment's")
     p.add_argument("--epochs", type=int, default=None, help="student epochs (default: the experiment's)")
     p.add_argument("-b", "--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
@@ -65,45 +63,15 @@ def say(msg):
 
 
 def train(exp_file, name, args, extra, epochs):
-    """Train ``exp_file`` with tools/train.py in a subprocess, showing progress lines; returns
-    (checkpoint path, wall seconds). A finished run of the same epochs is reused."""
-    run_dir = os.path.join(args.out, name)
-    ckpt = os.path.join(run_dir, "latest_ckpt.pth")
-    if not args.fresh and os.path.isfile(ckpt) and os.path.isfile(os.path.join(run_dir, "done.json")):
-        with open(os.path.join(run_dir, "done.json")) as f:
-            done = json.load(f)
-        if done.get("epochs") == epochs and done.get("extra") == list(map(str, extra)):
-            say(f"{name}: reusing the finished run in {run_dir} ({done['seconds']:.0f} s)")
-            return ckpt, done["seconds"]
-    if os.path.isdir(run_dir):
-        shutil.rmtree(run_dir)
-    cmd = [sys.executable, os.path.join(REPO, "tools", "train.py"), "-f", exp_file, "-b", str(args.batch_size),
-           "--device", args.device, "-expn", name]
-    if args.cuda_large:
-        cmd.append("--fp16")
-    cmd += ["output_dir", args.out, "seed", str(args.seed), *map(str, extra)]
+    """Train ``exp_file`` into ``OUT/name`` (reused when finished with the same settings, resumed
+    when interrupted); returns (checkpoint path, wall seconds)."""
+    opts = ["seed", str(args.seed), *map(str, extra)]
     if epochs is not None:
-        cmd += ["max_epoch", str(epochs)]
-    cmd += list(args.opts or [])
-    say(f"{name}: training ({' '.join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in cmd[1:])})")
-    start = time.time()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
-    tail = []
-    for line in proc.stdout:
-        tail = (tail + [line])[-40:]
-        m = PROGRESS.search(line)
-        if m:
-            say(f"{name}: {m.group(1)}, {m.group(2)}")
-        m = AP_LINE.search(line)
-        if m:
-            say(f"{name}: validation AP50:95 = {100 * float(m.group(1)):.1f}")
-    if proc.wait() != 0:
-        raise RuntimeError(f"training {name} failed (exit {proc.returncode}); last lines:\n{''.join(tail)}")
-    seconds = time.time() - start
-    with open(os.path.join(run_dir, "done.json"), "w") as f:
-        json.dump({"epochs": epochs, "extra": list(map(str, extra)), "seconds": seconds}, f)
-    say(f"{name}: done in {seconds / 60:.1f} min")
-    return ckpt, seconds
+        opts += ["max_epoch", str(epochs)]
+    opts += list(args.opts or [])
+    done = run_training(exp_file, args.out, name, opts, args.batch_size, args.device, fp16=args.cuda_large,
+                        fresh=args.fresh, log=say, progress_every=5)
+    return done["ckpt"], done["seconds"]
 
 
 def model_info(exp):
@@ -142,7 +110,8 @@ def stage_teacher(args, common):
     else:
         ckpt, seconds = train(args.teacher_exp, "teacher", args, common, args.teacher_epochs)
         metrics = read_metrics(os.path.join(args.out, "teacher"))
-        command = f"python tools/fgd_demo.py --retrain-teacher --teacher-epochs {args.teacher_epochs}"
+        command = "python tools/fgd_demo.py --retrain-teacher" + (
+            f" --teacher-epochs {args.teacher_epochs}" if args.teacher_epochs else "")
     if args.save_teacher:
         state = load_checkpoint(ckpt)["model"]
         save_checkpoint_atomic({"model": {k: v.half() if v.is_floating_point() else v for k, v in state.items()}},
@@ -173,7 +142,6 @@ def fgd_maps(args, fgd_exp, teacher_exp, fgd_ckpt, teacher_ckpt, path):
     from yolox.data import ValTransform
 
     from ..data.coco import CheckedCOCODataset
-    from ..data.synthetic import CLASSES
     from ..visualize.fgd_maps import plot_fgd_maps
     from .eval import load_model_weights
 
@@ -198,7 +166,8 @@ def fgd_maps(args, fgd_exp, teacher_exp, fgd_ckpt, teacher_ckpt, path):
         b = torch.from_numpy(np.asarray(boxes[:n], dtype=np.float32))
         targets[i, :n] = torch.stack([b[:, 4], (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2,
                                       b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], dim=1)
-    return plot_fgd_maps(student, teacher, losses, torch.stack(images).float(), targets, path, CLASSES)
+    names = [c["name"] for c in dataset.coco.loadCats(dataset.coco.getCatIds())]
+    return plot_fgd_maps(student, teacher, losses, torch.stack(images).float(), targets, path, names)
 
 
 def main(argv=None):
@@ -233,9 +202,9 @@ def main(argv=None):
     say("stage 5/5: evaluation with pycocotools")
     rows = []
     for name, role, key, ckpt, secs in (
-            ("teacher", "teacher (YOLOX-s widths)", "teacher", teacher_ckpt, teacher_s),
+            ("teacher", "teacher", "teacher", teacher_ckpt, teacher_s),
             ("student_baseline", "student, no distillation", "student", base_ckpt, base_s),
-            ("student_fgd", "student + FGD", "fgd", fgd_ckpt, fgd_s)):
+            ("student_fgd", f"student + FGD ({os.path.basename(args.fgd_exp)})", "fgd", fgd_ckpt, fgd_s)):
         say(f"evaluating {name} ...")
         params, gflops = model_info(exps[key])
         rows.append({"name": name, "role": role, "stats": evaluate(exps[key], ckpt, args), "params": params,
@@ -262,8 +231,10 @@ def main(argv=None):
         json.dump({"rows": rows, "total_seconds": total}, f, indent=1)
     print("\n" + table + "\n")
     delta = 100 * (rows[2]["stats"]["AP"] - rows[1]["stats"]["AP"])
-    say(f"FGD vs no distillation: {delta:+.1f} AP; teacher - baseline: "
-        f"{100 * (rows[0]['stats']['AP'] - rows[1]['stats']['AP']):+.1f} AP")
+    gap = 100 * (rows[0]["stats"]["AP"] - rows[1]["stats"]["AP"])
+    share = f", {100 * delta / gap:+.0f}% of the teacher-student gap" if gap > 0 else ""
+    say(f"FGD vs no distillation: {delta:+.1f} AP{share} (teacher - baseline: {gap:+.1f} AP; one seed: "
+        "tools/distill_bench.py measures means over seeds)")
     say(f"wrote {os.path.relpath(curves, REPO)}, {os.path.relpath(maps, REPO)}, results.md; total {total / 60:.1f} min")
     return rows
 

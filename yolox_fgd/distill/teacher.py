@@ -4,24 +4,15 @@ The teacher stays outside everything that trains (the student's optimizer, EMA, 
 checkpoint). ``TeacherModel.train()`` is a no-op that keeps it in eval mode: the official FGD
 YOLOX code let the teacher's BatchNorm statistics drift by running it in training mode.
 """
-import hashlib
 import os
 
 from loguru import logger
 from torch import nn
 
 from ..exp.build import load_exp
-from ..utils.checkpoint import CheckpointError, load_checkpoint, model_state_dict
+from ..utils.checkpoint import CheckpointError, file_sha256, load_checkpoint, model_state_dict
 
-__all__ = ["TeacherModel", "build_teacher", "file_sha256"]
-
-
-def file_sha256(path, chunk=1 << 20):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
+__all__ = ["TeacherModel", "build_teacher"]
 
 
 class TeacherModel(nn.Module):

@@ -122,11 +122,12 @@ class Exp(YOLOXExp):
         Args:
             start_iter: iterations already trained; the sampler skips their images.
         """
-        from yolox.data import DataLoader, MosaicDetection, TrainTransform, YoloBatchSampler
+        from yolox.data import DataLoader, MosaicDetection, TrainTransform
         from yolox.utils import get_rank, wait_for_the_master
 
         from ..data.coco import CheckedCOCODataset
         from ..data.sampler import ResumableInfiniteSampler
+        from ..data.seeded import PositionSeededBatchSampler, PositionSeededDataset
         from ..data.worker_seed import worker_init_fn
 
         with wait_for_the_master():
@@ -146,22 +147,19 @@ class Exp(YOLOXExp):
         )
         if is_distributed:
             batch_size = batch_size // dist.get_world_size()
-        sampler = ResumableInfiniteSampler(
-            len(self.dataset), seed=self.seed if self.seed else 0, skip=start_iter * batch_size
-        )
-        batch_sampler = YoloBatchSampler(
-            sampler=sampler, batch_size=batch_size, drop_last=False, mosaic=not no_aug
-        )
+        rank = get_rank()
+        start = start_iter * batch_size
+        sampler = ResumableInfiniteSampler(len(self.dataset), seed=self.seed if self.seed else 0, skip=start)
+        batch_sampler = PositionSeededBatchSampler(sampler=sampler, batch_size=batch_size, drop_last=False,
+                                                   mosaic=not no_aug, start=start)
+        # YOLOX closes mosaic at the start of (0-based) epoch max_epoch - no_aug_epochs - 1
+        batch_sampler.mosaic_until = max(0, self.max_epoch - self.no_aug_epochs - 1) * len(batch_sampler) * batch_size
+        seed = self.seed if self.seed is not None else random.SystemRandom().randrange(2 ** 31)
         kwargs = {"num_workers": self.data_num_workers, "pin_memory": torch.cuda.is_available(),
                   "batch_sampler": batch_sampler}
         if self.data_num_workers > 0:
-            kwargs["worker_init_fn"] = worker_init_fn(get_rank())  # YOLOX's uses uuid4
-            if self.seed is not None:
-                # The workers' base seed comes from this generator, not from torch's global one:
-                # what the trainer builds first (a teacher, FGD modules) cannot change the
-                # augmentations, so every arm of a comparison sees the same data.
-                kwargs["generator"] = torch.Generator().manual_seed(int(self.seed))
-        return DataLoader(self.dataset, **kwargs)
+            kwargs["worker_init_fn"] = worker_init_fn(rank)  # YOLOX's uses uuid4
+        return DataLoader(PositionSeededDataset(self.dataset, seed, rank), **kwargs)
 
     def get_eval_loader(self, batch_size, is_distributed, testdev=False, legacy=False):
         from yolox.data import ValTransform

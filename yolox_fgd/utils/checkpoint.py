@@ -5,6 +5,7 @@ official releases hold ``{"model": ...}``; some tools save a bare state dict. Wr
 temporary file in the same folder, flushed to disk, then renamed over the target, so a crash
 never leaves a truncated ``latest_ckpt.pth`` and a failed write never destroys the previous one.
 """
+import hashlib
 import os
 import pickle
 import shutil
@@ -16,7 +17,16 @@ from loguru import logger
 
 from ..core.faults import fault_point
 
-__all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "CheckpointError"]
+__all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "CheckpointError", "file_sha256"]
+
+
+def file_sha256(path, chunk=1 << 20):
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _umask_mode():

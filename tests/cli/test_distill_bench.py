@@ -1,0 +1,63 @@
+"""tools/distill_bench.py at a tiny size: arms x seeds, reuse and resume, table, plot, JSON."""
+import json
+import os
+
+from tests.conftest import TINY_EXP, TINY_FGD_EXP, TINY_TEACHER_EXP, run_tool
+
+
+def bench(tmp_path, teacher_ckpt, *extra):
+    return run_tool("distill_bench", "--out", tmp_path / "bench", "--seeds", "0", "1",
+                    "--teacher-exp", TINY_TEACHER_EXP, "--teacher-ckpt", teacher_ckpt, "-b", "4",
+                    "--arm", "baseline", TINY_EXP, "max_epoch", "1", "test_conf", "0.001",
+                    "--arm", "fgd", TINY_FGD_EXP, "max_epoch", "1", "test_conf", "0.001", *extra)
+
+
+def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny_teacher_ckpt):
+    """Two arms x two seeds train once each; the JSON holds each run's final AP (the last line of
+    its metrics.jsonl, in percent), means, standard deviations and the gap closed against the
+    baseline arm; the table has one row per arm; a second call reuses every run, and a run whose
+    done marker is gone is resumed, not restarted."""
+    res = bench(tmp_path, tiny_teacher_ckpt)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    out = tmp_path / "bench"
+    with open(out / "distill_bench.json") as f:
+        data = json.load(f)
+    assert data["teacher"]["ckpt"].endswith("tiny_teacher.pth") and "ap" in data["teacher"]
+    arms = {a["name"]: a for a in data["arms"]}
+    assert list(arms) == ["baseline", "fgd"]
+    for name, arm in arms.items():
+        assert [r["seed"] for r in arm["runs"]] == [0, 1]
+        for run in arm["runs"]:
+            with open(out / name / f"seed{run['seed']}" / "metrics.jsonl") as f:
+                last = json.loads(f.read().splitlines()[-1])
+            assert run["ap"] == round(100 * last["AP"], 2)
+            assert run["train_time_s"] > 0
+            assert f"seed {run['seed']}" in run["command"]
+        aps = [r["ap"] for r in arm["runs"]]
+        assert abs(arm["mean"]["ap"] - sum(aps) / 2) < 1e-9
+    base = arms["baseline"]["mean"]["ap"]
+    if data["teacher"]["ap"] > base:
+        expected = 100 * (arms["fgd"]["mean"]["ap"] - base) / (data["teacher"]["ap"] - base)
+        assert abs(arms["fgd"]["gap_closed_pct"] - expected) < 1e-6
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == ["teacher", "baseline", "fgd"]
+    assert (out / "ap_curves.png").stat().st_size > 1000
+
+    again = bench(tmp_path, tiny_teacher_ckpt)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("reusing the finished run") == 4
+
+    os.remove(out / "fgd" / "seed1" / "done.json")
+    resumed = bench(tmp_path, tiny_teacher_ckpt)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "seed1: resuming" in resumed.stdout and resumed.stdout.count("reusing the finished run") == 3
+
+
+def test_bad_arms_fail_before_training(tmp_path, tiny_teacher_ckpt):
+    """A mistyped override or a missing experiment file is refused before anything trains."""
+    res = run_tool("distill_bench", "--out", tmp_path, "--teacher-ckpt", tiny_teacher_ckpt,
+                   "--arm", "baseline", TINY_EXP, "fgd_alphaa", "1")
+    assert res.returncode == 1 and "unknown option 'fgd_alphaa'" in res.stderr
+    res = run_tool("distill_bench", "--out", tmp_path, "--arm", "x", "exps/none.py")
+    assert res.returncode == 1 and "experiment file not found" in res.stderr
+    assert not any(p.is_dir() for p in tmp_path.iterdir())

@@ -1,0 +1,251 @@
+"""``tools/distill_bench.py``: does distillation help? Arms x seeds on the embedded benchmark.
+
+An arm is an experiment file plus ``key value`` overrides; every arm is trained once per seed
+(``seed`` is the experiment's seed: same initial student weights and same augmentations for
+every arm, see ``docs/distill_bench.md``). Runs go to ``OUT/<arm>/seed<k>`` and are reused when
+finished, resumed when interrupted (``nohup`` it and run it again after a stop). At the end it
+prints one markdown row per arm (mean ± standard deviation over the seeds of AP, AP50, APs, APm,
+APl and training time, and the share of the teacher-student gap closed,
+``(arm - baseline) / (teacher - baseline)``), draws AP against epoch with the seed spread as a
+band, and writes everything as JSON (AP in percent, times in seconds).
+
+    python tools/distill_bench.py --suite remedies --seeds 0 1 2
+    python tools/distill_bench.py --arm baseline exps/demo/demo_yolox_nano.py \\
+        --arm fgd_norm exps/demo/fgd_demo_nano.py fgd_feature_norm True --seeds 0 1 2
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+from ..exp.build import load_exp
+from .common import run_cli
+from .training_runs import REPO, run_training
+
+__all__ = ["main", "make_parser", "SUITES", "summarize", "format_table"]
+
+STUDENT = "exps/demo/demo_yolox_nano.py"
+FGD = "exps/demo/fgd_demo_nano.py"
+TUNED = "exps/demo/fgd_demo_nano_tuned.py"
+STAT_KEYS = ("AP", "AP50", "APs", "APm", "APl")
+
+# name -> [(arm, experiment file, overrides)]
+SUITES = {
+    # issue 11: the paper's settings and each remedy alone
+    "remedies": [
+        ("baseline", STUDENT, []),
+        ("fgd_paper", FGD, []),
+        ("fgd_feature_norm", FGD, ["fgd_feature_norm", "True"]),
+        ("fgd_channel_ref", FGD, ["fgd_channel_ref", "256"]),
+        ("fgd_calibrate", FGD, ["fgd_calibrate_iters", "50"]),
+        ("fgd_cosine", FGD, ["fgd_decay", "cosine"]),
+        ("fgd_stop", FGD, ["fgd_stop_epoch", "6"]),
+        ("fgd_grad_clip", FGD, ["grad_clip_norm", "30"]),
+    ],
+    # the recommended configuration (exps/demo/fgd_demo_nano_tuned.py)
+    "tuned": [
+        ("baseline", STUDENT, []),
+        ("fgd_tuned", TUNED, []),
+    ],
+    # the source document's variants, on the recommended configuration
+    "variants": [
+        ("fgd_tuned_per_gt", TUNED, ["fgd_fg_norm", "per_gt"]),
+        ("fgd_tuned_attention_none", TUNED, ["fgd_attention", "none"]),
+        ("fgd_tuned_attention_student", TUNED, ["fgd_attention", "student"]),
+        ("fgd_tuned_attention_diff", TUNED, ["fgd_attention", "diff"]),
+    ],
+    # the stem study (docs/baseline_discrepancy.md) on the benchmark
+    "stems": [
+        ("baseline", STUDENT, []),
+        ("baseline_conv6", STUDENT, ["stem", "conv6"]),
+        ("baseline_conv3", STUDENT, ["stem", "conv3"]),
+    ],
+}
+
+
+def make_parser():
+    p = argparse.ArgumentParser("yolox-fgd distill_bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", action="append", default=[], choices=sorted(SUITES),
+                   help="a predefined set of arms (repeatable)")
+    p.add_argument("--arm", action="append", nargs="+", default=[], metavar="NAME EXP [KEY VALUE]",
+                   help="an arm: its name, an experiment file and key value overrides (repeatable)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", default=os.path.join(REPO, "outputs", "distill_bench"), help="runs and reports")
+    p.add_argument("--json", default=None, help="results JSON (default OUT/distill_bench.json)")
+    p.add_argument("--plot", default=None, help="AP-against-epoch PNG (default OUT/ap_curves.png)")
+    p.add_argument("--teacher-exp", default=os.path.join(REPO, "exps", "demo", "demo_yolox_s.py"))
+    p.add_argument("--teacher-ckpt", default=os.path.join(REPO, "demo_assets", "demo_yolox_s.pth"),
+                   help="the teacher of every FGD arm (passed as teacher_ckpt)")
+    p.add_argument("-b", "--batch-size", type=int, default=16)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--report", action="store_true", help="train nothing: report the finished runs")
+    p.add_argument("--fresh", action="store_true", help="retrain runs that exist")
+    return p
+
+
+def say(msg):
+    print(f"[distill-bench] {msg}", flush=True)
+
+
+def resolve_arms(args):
+    """``[(name, exp_file, overrides)]`` from the suites and --arm, in order, without repeats."""
+    arms, seen = [], {}
+    for suite in args.suite:
+        arms += SUITES[suite]
+    for spec in args.arm:
+        if len(spec) < 2 or len(spec) % 2:
+            raise ValueError(f"--arm takes a name, an experiment file and key value pairs, got {spec}")
+        arms.append((spec[0], spec[1], spec[2:]))
+    if not arms:
+        raise ValueError("no arms: give --suite NAME or --arm NAME EXP [KEY VALUE ...]")
+    out = []
+    for name, exp_file, opts in arms:
+        exp_path = exp_file if os.path.isabs(exp_file) else os.path.join(REPO, exp_file)
+        if name in seen:
+            if seen[name] != (exp_path, list(opts)):
+                raise ValueError(f"arm {name!r} is defined twice with different settings")
+            continue
+        if not os.path.isfile(exp_path):
+            raise FileNotFoundError(f"arm {name!r}: experiment file not found: {exp_file}")
+        exp = load_exp(exp_path)
+        exp.merge(list(opts))  # unknown or mistyped keys fail here, before any training
+        seen[name] = (exp_path, list(opts))
+        out.append((name, exp_path, list(opts), hasattr(exp, "teacher_ckpt")))
+    return out
+
+
+def teacher_stats(args):
+    """COCO stats of the teacher checkpoint (cached in OUT/teacher_eval.json by checksum)."""
+    from ..utils.checkpoint import file_sha256
+    from .eval import evaluate_checkpoint
+
+    if not os.path.isfile(args.teacher_ckpt):
+        raise FileNotFoundError(f"teacher checkpoint not found: {args.teacher_ckpt}")
+    digest = file_sha256(args.teacher_ckpt)
+    cache = os.path.join(args.out, "teacher_eval.json")
+    if os.path.isfile(cache):
+        with open(cache) as f:
+            data = json.load(f)
+        if data.get("sha256") == digest:
+            return data["stats"]
+    if args.report:
+        raise FileNotFoundError(f"{cache} is missing or for another teacher: run without --report once")
+    say(f"evaluating the teacher {os.path.relpath(args.teacher_ckpt, REPO)} ...")
+    stats, _ = evaluate_checkpoint(load_exp(args.teacher_exp), args.teacher_ckpt, batch_size=args.batch_size,
+                                   device=args.device)
+    with open(cache, "w") as f:
+        json.dump({"sha256": digest, "ckpt": args.teacher_ckpt, "stats": stats}, f, indent=1)
+    return stats
+
+
+def collect(name, exp_path, opts, seeds, out):
+    """The finished runs of an arm: ``[{"seed", "ap", ..., "train_time_s", "metrics"}]``."""
+    from ..visualize.ap_curves import read_metrics
+    from .training_runs import run_record
+
+    runs = []
+    for seed in seeds:
+        run_dir = os.path.join(out, name, f"seed{seed}")
+        done = run_record(run_dir)
+        metrics = read_metrics(run_dir)
+        if done is None or not metrics:
+            continue
+        last = metrics[-1]
+        runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 2) for k in STAT_KEYS},
+                     "epochs": last["epoch"], "train_time_s": round(done["seconds"], 1),
+                     "command": done["command"], "metrics": metrics})
+    return runs
+
+
+def _mean_std(values):
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarize(arms, teacher_ap):
+    """Per arm: mean and std of each statistic and the gap closed against the ``baseline`` arm."""
+    base = next((a for a in arms if a["name"] == "baseline"), None)
+    base_ap = _mean_std([r["ap"] for r in base["runs"]])[0] if base and base["runs"] else None
+    for arm in arms:
+        arm["mean"], arm["std"] = {}, {}
+        for key in [k.lower() for k in STAT_KEYS] + ["train_time_s"]:
+            arm["mean"][key], arm["std"][key] = _mean_std([r[key] for r in arm["runs"]])
+        gap = None
+        if base_ap is not None and arm["runs"] and teacher_ap > base_ap:
+            gap = 100 * (arm["mean"]["ap"] - base_ap) / (teacher_ap - base_ap)
+        arm["gap_closed_pct"] = gap
+    return arms
+
+
+def format_table(arms, teacher_ap):
+    head = ("| arm | seeds | AP | AP50 | APs | APm | APl | train time (s) | gap closed |\n"
+            "|---|---|---|---|---|---|---|---|---|")
+    lines = [head, f"| teacher | - | {teacher_ap:.1f} | | | | | | |"]
+    for arm in arms:
+        if not arm["runs"]:
+            lines.append(f"| {arm['name']} | 0 | not run | | | | | | |")
+            continue
+        cells = [f"{arm['mean'][k]:.1f} ± {arm['std'][k]:.1f}" for k in ("ap", "ap50", "aps", "apm", "apl")]
+        gap = "" if arm["gap_closed_pct"] is None else f"{arm['gap_closed_pct']:+.0f}%"
+        lines.append(f"| {arm['name']} | {len(arm['runs'])} | " + " | ".join(cells) +
+                     f" | {arm['mean']['train_time_s']:.0f} ± {arm['std']['train_time_s']:.0f} | {gap} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    arms = resolve_arms(args)
+    todo = [(a, s) for a in arms for s in args.seeds]
+    say(f"{len(arms)} arm(s) x {len(args.seeds)} seed(s) = {len(todo)} run(s) in {args.out}")
+    trained, t0 = 0, time.time()
+    if not args.report:
+        for k, ((name, exp_path, opts, is_fgd), seed) in enumerate(todo):
+            run_opts = ["seed", str(seed), *opts] + (["teacher_ckpt", args.teacher_ckpt] if is_fgd else [])
+            start = time.time()
+            done = run_training(exp_path, os.path.join(args.out, name), f"seed{seed}", run_opts, args.batch_size,
+                                args.device, fresh=args.fresh, log=say, progress_every=10)
+            if time.time() - start > 5:
+                trained += 1
+            left = len(todo) - k - 1
+            per_run = (time.time() - t0) / trained if trained else done["seconds"]
+            eta = datetime.timedelta(seconds=int(per_run * left))
+            say(f"{k + 1}/{len(todo)} runs done ({name}, seed {seed}); ETA {eta} for the {left} left")
+    teacher = teacher_stats(args)
+    teacher_ap = 100 * teacher["AP"]
+    results = summarize([{"name": n, "exp": os.path.relpath(e, REPO), "overrides": o,
+                          "runs": collect(n, e, o, args.seeds, args.out)} for n, e, o, _ in arms], teacher_ap)
+    table = format_table(results, teacher_ap)
+    print("\n" + table + "\n")
+    from ..visualize.ap_curves import plot_ap_bands
+
+    plot = args.plot or os.path.join(args.out, "ap_curves.png")
+    groups = {a["name"]: [r["metrics"] for r in a["runs"]] for a in results}
+    groups["teacher (final)"] = []
+    plot_ap_bands(groups, plot, title=f"AP against epoch, mean ± std over seeds (teacher {teacher_ap:.1f})")
+    payload = {
+        "teacher": {"exp": os.path.relpath(args.teacher_exp, REPO), "ckpt": os.path.relpath(args.teacher_ckpt, REPO),
+                    "ap": round(teacher_ap, 2), **{k.lower(): round(100 * teacher[k], 2) for k in STAT_KEYS[1:]}},
+        "arms": [{k: a[k] for k in ("name", "exp", "overrides", "runs", "mean", "std", "gap_closed_pct")}
+                 for a in results],
+        "seeds": args.seeds, "batch_size": args.batch_size, "device": args.device,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}" if args.device == "cpu"
+        else "cuda", "command": " ".join(["python", "tools/distill_bench.py"] + list(sys.argv[1:] if argv is None else argv)),
+        "date": datetime.date.today().isoformat(), "table": table,
+    }
+    path = args.json or os.path.join(args.out, "distill_bench.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=1)
+    say(f"wrote {os.path.relpath(path, REPO)} and {os.path.relpath(plot, REPO)}")
+    return payload
+
+
+def cli():
+    run_cli(main)

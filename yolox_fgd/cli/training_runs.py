@@ -1,0 +1,114 @@
+"""Training runs started from a tool (demo, benchmark): reuse, resume or train.
+
+A run is ``tools/train.py`` in a subprocess writing ``OUT/NAME``. ``run.json`` there records
+what was asked (experiment file, options, batch size, device) and the wall seconds spent so far;
+``done.json`` marks a finished run. Asked again with the same settings, a finished run is reused
+and an interrupted one (a ``latest_ckpt.pth`` without ``done.json``) continues with
+``--resume``; other settings in the same folder are an error unless ``fresh``.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+__all__ = ["REPO", "run_training", "run_record"]
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROGRESS = re.compile(r"(epoch: \d+/\d+, iter: \d+/\d+).*?(total_loss: [\d.]+).*?(ETA: [\d:]+)")
+
+
+def _rel(path):
+    path = str(path)
+    return os.path.relpath(path, REPO) if path.startswith(REPO) else path
+
+
+def _read(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def run_record(run_dir):
+    """``done.json`` of a finished run (``None`` when the run is not finished)."""
+    path = os.path.join(run_dir, "done.json")
+    return _read(path) if os.path.isfile(path) else None
+
+
+def run_training(exp_file, out_dir, name, opts=(), batch_size=16, device="cpu", fp16=False, fresh=False,
+                 log=print, progress_every=1):
+    """Train ``exp_file`` into ``out_dir/name`` (or reuse / resume it).
+
+    Args:
+        opts: ``key value`` experiment options (strings or values).
+        log: where progress lines go.
+        progress_every: print every n-th progress line of the trainer.
+
+    Returns:
+        ``done.json``'s dict: ``spec``, ``seconds`` (wall seconds of all segments),
+        ``run_dir``, ``ckpt`` (``latest_ckpt.pth``), ``command``.
+
+    Raises:
+        ValueError: the folder holds a run with other settings (and not ``fresh``).
+        RuntimeError: training failed (the message ends with the run's last lines).
+    """
+    run_dir = os.path.join(str(out_dir), name)
+    spec = {"exp": _rel(os.path.abspath(exp_file)), "opts": [str(o) for o in opts], "batch_size": int(batch_size),
+            "device": device, "fp16": bool(fp16)}
+    state_path = os.path.join(run_dir, "run.json")
+    state = _read(state_path) if os.path.isfile(state_path) else None
+    if fresh and os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+        state = None
+    if state is not None and state["spec"] != spec:
+        raise ValueError(
+            f"{run_dir} holds a run with other settings ({state['spec']}) than asked ({spec}); "
+            "give another output folder or start afresh (--fresh)")
+    done = run_record(run_dir)
+    if done is not None and state is not None:
+        log(f"{name}: reusing the finished run in {_rel(run_dir)} ({done['seconds']:.0f} s)")
+        return done
+    resume = state is not None and os.path.isfile(os.path.join(run_dir, "latest_ckpt.pth"))
+    if not resume:
+        if os.path.isdir(run_dir):
+            shutil.rmtree(run_dir)
+        os.makedirs(run_dir)
+        state = {"spec": spec, "seconds": 0.0, "segments": 0}
+        _write(state_path, state)
+    cmd = [sys.executable, os.path.join(REPO, "tools", "train.py"), "-f", os.path.abspath(exp_file),
+           "-b", str(batch_size), "--device", device, "-expn", name] + (["--fp16"] if fp16 else [])
+    cmd += ["output_dir", str(out_dir), *spec["opts"]]
+    shown = " ".join(_rel(c) for c in cmd[1:])
+    if resume:
+        cmd.insert(cmd.index("output_dir"), "--resume")
+    log(f"{name}: {'resuming' if resume else 'training'} (python {shown})")
+    start = time.time()
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
+    tail, seen = [], 0
+    for line in proc.stdout:
+        tail = (tail + [line])[-40:]
+        m = PROGRESS.search(line)
+        if m:
+            seen += 1
+            if seen % progress_every == 0:
+                log(f"{name}: {m.group(1)}, {m.group(2)}, {m.group(3)}")
+    code = proc.wait()
+    state["seconds"] += time.time() - start
+    state["segments"] += 1
+    _write(state_path, state)
+    if code != 0:
+        raise RuntimeError(f"training {name} failed (exit {code}); last lines:\n{''.join(tail)}")
+    done = {"spec": spec, "seconds": state["seconds"], "segments": state["segments"], "run_dir": run_dir,
+            "ckpt": os.path.join(run_dir, "latest_ckpt.pth"), "command": "python " + shown}
+    _write(os.path.join(run_dir, "done.json"), done)
+    log(f"{name}: done in {state['seconds'] / 60:.1f} min")
+    return done
