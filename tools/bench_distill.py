@@ -2,8 +2,9 @@
 """Time and peak memory of one FGD distillation step against the plain student step, same run.
 
 Plain step: student forward with YOLOX's loss, backward, SGD step. Distillation step: the
-teacher's neck under ``no_grad`` + the student + three FGD losses, backward, SGD step over the
-student and the FGD modules (what ``FGDTrainer`` does per iteration). Random images and
+teacher's backbone (and, with ``--tap stems``, its head's three 1x1 stems) under ``no_grad`` + the
+student + three FGD losses, backward, SGD step over the student and the FGD modules (what
+``FGDTrainer`` does per iteration). Random images and
 30 random boxes per image; the first ``--warmup`` steps are not timed.
 
     python tools/bench_distill.py                                   # CPU: demo nano / demo s, 160px
@@ -22,10 +23,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from yolox_fgd.distill.distiller import Distiller  # noqa: E402
-from yolox_fgd.distill.features import FeatureHooks  # noqa: E402
+from yolox_fgd.distill.features import TAPS, StudentTap, distilled_maps, tap_channels  # noqa: E402
 from yolox_fgd.distill.teacher import TeacherModel  # noqa: E402
 from yolox_fgd.exp.build import load_exp  # noqa: E402
-from yolox_fgd.exp.fgd_exp import FGDExp, pafpn_channels  # noqa: E402
+from yolox_fgd.exp.fgd_exp import FGDExp  # noqa: E402
 from yolox_fgd.utils.benchmark import time_step  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,6 +54,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, nargs="+", default=[8])
     p.add_argument("--size", type=int, default=160)
     p.add_argument("--fp16", action="store_true")
+    p.add_argument("--tap", nargs="+", default=["stems", "pafpn"], choices=TAPS,
+                   help="where FGD taps both models (default: both, one row each)")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--assignment", nargs="+", default=["yolox", "batched"], choices=("yolox", "batched"),
@@ -64,11 +67,11 @@ def main(argv=None):
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"# one training step on {name}, {os.path.basename(args.student)} student / "
           f"{os.path.basename(args.teacher)} teacher, {args.size}x{args.size}, {'fp16 autocast' if args.fp16 else 'fp32'}")
-    print("| batch | assignment | plain step (ms) | FGD step (ms) | FGD / plain | FGD / official plain | "
+    print("| batch | assignment | tap | plain step (ms) | FGD step (ms) | FGD / plain | FGD / official plain | "
           "plain peak (MB) | FGD peak (MB) | memory ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
-    for batch, assignment in [(b, a) for b in args.batch for a in args.assignment]:
+    for batch, assignment, tap in [(b, a, t) for b in args.batch for a in args.assignment for t in args.tap]:
         g = torch.Generator().manual_seed(0)
         s_exp = exp_of(args.student)
         t_exp.num_classes = s_exp.num_classes
@@ -95,25 +98,26 @@ def main(argv=None):
 
         plain_ms, plain_mem = time_step(make_step(student, lambda: student(imgs, targets)), device, args.reps, args.warmup)
 
-        losses = fgd.get_fgd_losses(pafpn_channels(student), pafpn_channels(teacher.model))
+        levels = fgd.fgd_levels
+        losses = fgd.get_fgd_losses(tap_channels(student, tap), tap_channels(teacher.model, tap))
         distiller = Distiller(student, losses).to(device)
-        hooks = FeatureHooks({"student": (student, "backbone"), "teacher": (teacher.model, "backbone")})
-        distiller.attach_hooks(hooks)
+        hooks = StudentTap(student, tap, levels)
+        distiller.attach_tap(hooks)
 
         def distill_forward():
             teacher.train()
             with torch.no_grad():
-                teacher.backbone(imgs)
-            return distiller(imgs, targets, tuple(hooks.pop("teacher")))
+                teacher_maps = distilled_maps(teacher.model, imgs, tap, levels)
+            return distiller(imgs, targets, teacher_maps)
 
         fgd_ms, fgd_mem = time_step(make_step(distiller, distill_forward), device, args.reps, args.warmup)
         hooks.remove()
         official = next((r["plain_ms"] for r in rows if r["batch"] == batch and r["assignment"] == "yolox"), plain_ms)
-        row = {"batch": batch, "assignment": assignment, "plain_ms": plain_ms, "fgd_ms": fgd_ms,
+        row = {"batch": batch, "assignment": assignment, "tap": tap, "plain_ms": plain_ms, "fgd_ms": fgd_ms,
                "time_ratio": fgd_ms / plain_ms, "vs_official": fgd_ms / official,
                "plain_mb": plain_mem, "fgd_mb": fgd_mem, "mem_ratio": fgd_mem / plain_mem}
         rows.append(row)
-        print(f"| {batch} | {assignment} | {plain_ms:.1f} | {fgd_ms:.1f} | {fgd_ms / plain_ms:.2f}x | "
+        print(f"| {batch} | {assignment} | {tap} | {plain_ms:.1f} | {fgd_ms:.1f} | {fgd_ms / plain_ms:.2f}x | "
               f"{fgd_ms / official:.2f}x | {plain_mem:.0f} | {fgd_mem:.0f} | {fgd_mem / plain_mem:.2f}x |")
         del student, teacher, distiller
         if device.type == "cuda":

@@ -39,21 +39,20 @@ def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, ti
     assert not trainer.student.backbone._forward_hooks and not trainer.teacher.model.backbone._forward_hooks
 
 
-def test_ema_forward_does_not_overwrite_captured_features(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
-    """The EMA deep copy carries the hooks along, but its forward records nothing."""
+def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
+    """The trainer registers the student's hooks after the EMA copy exists: the EMA model carries
+    none, and evaluating it leaves what the live student's forward captured in place."""
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, batch=4)
     trainer.before_train()
+    assert all(not m._forward_hooks for m in trainer.ema_model.ema.modules())
     x = torch.randn(2, 3, 64, 64)
     trainer.student.eval()
-    trainer.student.backbone(x)
-    captured = trainer.hooks.pop("student")
-    trainer.student.backbone(x)
-    trainer.ema_model.ema.backbone(torch.randn(2, 3, 64, 64))
-    again = trainer.hooks.pop("student")
-    for a, b in zip(captured, again):
-        assert torch.equal(a, b)
-    with pytest.raises(RuntimeError, match="no output captured for 'student'"):
-        trainer.hooks.pop("student")
+    trainer.student(x)
+    trainer.ema_model.ema(torch.randn(2, 3, 64, 64))
+    captured = trainer.hooks.pop()
+    expected = {lvl: trainer.student.head.stems[i](trainer.student.backbone(x)[i]) for i, lvl in enumerate(("p3", "p4", "p5"))}
+    for lvl in expected:
+        assert torch.equal(captured[lvl], expected[lvl])
     trainer.after_train()
 
 

@@ -39,6 +39,7 @@ SUITES = {
     "remedies": [
         ("baseline", STUDENT, []),
         ("fgd_paper", FGD, []),
+        ("fgd_paper_stems", FGD, ["fgd_tap", "stems"]),
         ("fgd_feature_norm", FGD, ["fgd_feature_norm", "True"]),
         ("fgd_channel_ref", FGD, ["fgd_channel_ref", "256"]),
         ("fgd_calibrate", FGD, ["fgd_calibrate_iters", "50"]),

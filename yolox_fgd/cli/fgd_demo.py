@@ -167,7 +167,8 @@ def fgd_maps(args, fgd_exp, teacher_exp, fgd_ckpt, teacher_ckpt, path):
         targets[i, :n] = torch.stack([b[:, 4], (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2,
                                       b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], dim=1)
     names = [c["name"] for c in dataset.coco.loadCats(dataset.coco.getCatIds())]
-    return plot_fgd_maps(student, teacher, losses, torch.stack(images).float(), targets, path, names)
+    return plot_fgd_maps(student, teacher, losses, torch.stack(images).float(), targets, path, names,
+                         tap=fgd_exp.fgd_tap)
 
 
 def main(argv=None):

@@ -1,10 +1,11 @@
 """``FGDTrainer``: the device-agnostic YOLOX trainer with a frozen teacher and FGD losses.
 
-Per step (DESIGN section 2): the batch is resized to the multiscale size; the teacher's neck
-(``teacher.backbone``) runs on that same tensor under ``no_grad``, in eval mode re-asserted every
-step, under the student's autocast; the student runs with its targets; forward hooks on both
-``backbone`` modules capture the PAFPN outputs; one ``FGDLoss`` per level adds to the detection
-loss; one backward and one optimizer step train the student and the FGD modules together.
+Per step (DESIGN section 2): the batch is resized to the multiscale size; the teacher's backbone
+(and, with ``fgd_tap = "stems"``, its head's stems) runs on that same tensor under ``no_grad``,
+in eval mode re-asserted every step, under the student's autocast; the student runs with its
+targets while forward hooks capture its maps at the same tap; one ``FGDLoss`` per level adds to
+the detection loss; one backward and one optimizer step train the student and the FGD modules
+together.
 
 What trains (optimizer, DDP, checkpoint ``fgd`` key) is the :class:`Distiller`; EMA and the
 checkpoint's ``model`` key hold the student only, so YOLOX's own tools load it.
@@ -15,9 +16,8 @@ from loguru import logger
 from yolox.utils import get_model_info
 
 from ..distill.diagnostics import FGDDiagnostics
-from ..distill.features import PAFPN_LEVELS, FeatureHooks
+from ..distill.features import PAFPN_LEVELS, StudentTap, distilled_maps, tap_channels
 from ..distill.schedule import DistillWeight, LossCalibration
-from ..exp.fgd_exp import pafpn_channels
 from .trainer import Trainer
 
 __all__ = ["FGDTrainer"]
@@ -62,18 +62,19 @@ class FGDTrainer(Trainer):
                 raise ValueError(f"level {lvl} expects stride {stride}, the student has {s_strides[idx]}")
 
     def log_model_line(self, role, model, exp):
-        channels = pafpn_channels(model)
+        channels = tap_channels(model, self.exp.fgd_tap)
         levels = ", ".join(f"{lvl}: {channels[lvl]}ch/s{PAFPN_LEVELS[lvl][1]}" for lvl in self.exp.fgd_levels)
         info = get_model_info(model, self.exp.test_size)
-        logger.info(f"{role}: {info} at {tuple(self.exp.test_size)}, distilled levels {levels}")
+        logger.info(f"{role}: {info} at {tuple(self.exp.test_size)}, distilled maps: {self.exp.fgd_tap} "
+                    f"outputs, levels {levels}")
 
     def before_train(self):
         super().before_train()
         if self.exp.teacher_eval_first:
             self.evaluate_teacher()
         # Hooks after the EMA copy exists; they record only the live modules they were put on.
-        self.hooks = FeatureHooks({"student": (self.student, "backbone"), "teacher": (self.teacher.model, "backbone")})
-        self.model_without_ddp().attach_hooks(self.hooks)
+        self.hooks = StudentTap(self.student, self.exp.fgd_tap, self.exp.fgd_levels)
+        self.model_without_ddp().attach_tap(self.hooks)
         exp = self.exp
         self.weight_schedule = DistillWeight(self.max_iter, self.max_epoch, exp.fgd_warmup_iters, exp.fgd_decay,
                                              exp.fgd_decay_final, exp.fgd_stop_epoch)
@@ -103,7 +104,7 @@ class FGDTrainer(Trainer):
     def after_train(self):
         if self.hooks is not None:
             self.hooks.remove()
-            self.model_without_ddp().attach_hooks(None)
+            self.model_without_ddp().attach_tap(None)
         super().after_train()
 
     # ------------------------------------------------------------------ step
@@ -119,8 +120,7 @@ class FGDTrainer(Trainer):
     def forward_losses(self, inps, targets):
         self.teacher.train()  # re-asserts eval mode every step
         with torch.no_grad():
-            self.teacher.backbone(inps)
-        teacher_feats = tuple(f.detach() for f in self.hooks.pop("teacher"))
+            teacher_feats = distilled_maps(self.teacher.model, inps, self.exp.fgd_tap, self.exp.fgd_levels)
         self.last_distill_weight = self.distill_weight()
         return self.model(inps, targets, teacher_feats, self.last_distill_weight,
                           keep_graph_terms=self.diagnostics_due())

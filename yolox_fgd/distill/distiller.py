@@ -6,7 +6,6 @@ teacher stays outside (its features arrive as an argument).
 """
 from torch import nn
 
-from .features import PAFPN_LEVELS
 from .schedule import TERMS
 
 __all__ = ["Distiller"]
@@ -17,20 +16,22 @@ class Distiller(nn.Module):
 
     Args:
         student: a YOLOX model (``backbone`` = YOLOPAFPN, ``head``).
-        fgd_losses: ``{"p3": FGDLoss, ...}`` keyed by level name (see ``PAFPN_LEVELS``).
-        hooks: a :class:`FeatureHooks` with a ``"student"`` entry on ``student.backbone``; set
-            after construction with :meth:`attach_hooks` (hooks must be registered after the
-            EMA copy of the student exists).
+        fgd_losses: ``{"p3": FGDLoss, ...}`` keyed by level name.
+
+    The student's maps come from a :class:`~yolox_fgd.distill.features.StudentTap`, given after
+    construction with :meth:`attach_tap` (its hooks must be registered after the EMA copy of the
+    student exists).
     """
 
     def __init__(self, student, fgd_losses):
         super().__init__()
         self.student = student
         self.fgd_losses = nn.ModuleDict(fgd_losses)
-        self._hooks = None
+        self._tap = None
 
-    def attach_hooks(self, hooks):
-        self._hooks = hooks
+    def attach_tap(self, tap):
+        """Where the student's maps come from (a ``StudentTap``; ``None`` detaches)."""
+        self._tap = tap
 
     def forward(self, inps, targets, teacher_feats, distill_weight=1.0, keep_graph_terms=False):
         """One training forward.
@@ -38,7 +39,7 @@ class Distiller(nn.Module):
         Args:
             inps: ``(N, 3, H, W)`` batch at the current multiscale size.
             targets: ``(N, M, 5)`` YOLOX targets in input pixels.
-            teacher_feats: the teacher's PAFPN outputs ``(p3, p4, p5)`` for the same batch.
+            teacher_feats: ``{level: map}``, the teacher's maps at the same tap for the same batch.
             distill_weight: factor on the FGD total (warm-up, decay, stop, calibration), a
                 Python float.
             keep_graph_terms: also return ``graph_terms`` (for diagnostics): the detection loss
@@ -52,18 +53,17 @@ class Distiller(nn.Module):
             per term the weighted sum over levels before ``distill_weight``,
             ``fgd_weighted_<term>`` (what the loss calibration measures).
         """
-        if self._hooks is None:
-            raise RuntimeError("Distiller.attach_hooks() was not called: no student features to distil")
+        if self._tap is None:
+            raise RuntimeError("Distiller.attach_tap() was not called: no student features to distil")
         outputs = self.student(inps, targets)
-        student_feats = self._hooks.pop("student")
+        student_feats = self._tap.pop()
         input_size = (int(inps.shape[2]), int(inps.shape[3]))
         fgd_total = 0.0
         weighted = {key: 0.0 for key in TERMS}
         graph_terms = {"detection": outputs["total_loss"]} if keep_graph_terms else None
         map_stats = {} if keep_graph_terms else None
         for name, loss_fn in self.fgd_losses.items():
-            idx = PAFPN_LEVELS[name][0]
-            terms = loss_fn(student_feats[idx], teacher_feats[idx], targets, input_size)
+            terms = loss_fn(student_feats[name], teacher_feats[name], targets, input_size)
             fgd_total = fgd_total + terms["loss"]
             outputs[f"fgd_loss_{name}"] = terms["loss"].detach()
             for key in TERMS:
@@ -72,7 +72,7 @@ class Distiller(nn.Module):
                 if keep_graph_terms:
                     graph_terms[f"{key}_{name}"] = terms[f"weighted_{key}"] * distill_weight
             if keep_graph_terms:
-                map_stats[name] = loss_fn.map_statistics(student_feats[idx], teacher_feats[idx])
+                map_stats[name] = loss_fn.map_statistics(student_feats[name], teacher_feats[name])
         for key in TERMS:
             outputs[f"fgd_weighted_{key}"] = weighted[key]
         fgd_total = fgd_total * distill_weight

@@ -1,7 +1,13 @@
-"""Forward hooks that capture module outputs by name (timm ``FeatureHooks`` style).
+"""Where FGD taps a YOLOX model, and forward hooks that capture module outputs by name.
 
-Used on ``student.backbone`` and ``teacher.backbone`` (YOLOX's ``YOLOPAFPN``), whose output is
-the tuple ``(pan_out2, pan_out1, pan_out0)``: strides 8/16/32, channels ``(256, 512, 1024) * width``.
+Two taps (``exp.fgd_tap``), per level ``p3``/``p4``/``p5`` (strides 8/16/32):
+
+* ``"stems"``: the outputs of ``head.stems[i]`` (1x1 conv + BN + SiLU to ``256 * width``
+  channels), the maps the official FGD YOLOX run distils: it hooks mmdetection's
+  ``neck.out_convs``, which mmdetection's YOLOX checkpoint converter renames from Megvii's
+  ``head.stems`` (issue 14);
+* ``"pafpn"``: the outputs of ``backbone`` (YOLOX's ``YOLOPAFPN``: the tuple
+  ``(pan_out2, pan_out1, pan_out0)``, channels ``(256, 512, 1024) * width``), the stems' inputs.
 
 YOLOX's ``ModelEMA`` deep-copies the model, hooks included. A hook here only records outputs of
 the exact module object it was registered on, so the EMA copy's forward (evaluation) never
@@ -9,10 +15,38 @@ overwrites captured features.
 """
 from torch import nn
 
-__all__ = ["FeatureHooks", "PAFPN_LEVELS"]
+__all__ = ["FeatureHooks", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "tap_channels"]
 
-# name -> (index in YOLOPAFPN's output tuple, stride)
+# name -> (index in YOLOPAFPN's output tuple and in head.stems, stride)
 PAFPN_LEVELS = {"p3": (0, 8), "p4": (1, 16), "p5": (2, 32)}
+TAPS = ("stems", "pafpn")
+
+
+def _check_tap(tap):
+    if tap not in TAPS:
+        raise ValueError(f"fgd_tap must be one of {TAPS}, got {tap!r}")
+
+
+def tap_channels(model, tap):
+    """``{level: channels}`` of a YOLOX model's maps at ``tap``, read from its head's stems."""
+    _check_tap(tap)
+    stems = model.head.stems
+    return {lvl: (stems[idx].conv.in_channels if tap == "pafpn" else stems[idx].conv.out_channels)
+            for lvl, (idx, _) in PAFPN_LEVELS.items()}
+
+
+def distilled_maps(model, images, tap, levels):
+    """The maps of ``model`` at ``tap`` for ``images`` ``(N, 3, H, W)``: its backbone (and, for
+    ``"stems"``, its head's stems of the distilled levels; nothing else of the head runs).
+
+    Returns:
+        ``{level: (N, C, H/stride, W/stride)}``.
+    """
+    _check_tap(tap)
+    fpn = model.backbone(images)
+    if tap == "pafpn":
+        return {lvl: fpn[PAFPN_LEVELS[lvl][0]] for lvl in levels}
+    return {lvl: model.head.stems[PAFPN_LEVELS[lvl][0]](fpn[PAFPN_LEVELS[lvl][0]]) for lvl in levels}
 
 
 def _unwrap(module):
@@ -68,3 +102,36 @@ class FeatureHooks:
     @property
     def active(self):
         return bool(self._handles)
+
+
+class StudentTap:
+    """Captures the student's maps at ``tap`` during its own forward (the tensors its head
+    consumes, with their autograd graph).
+
+    Args:
+        model: the student (a YOLOX model; DDP wrappers are unwrapped).
+        tap: ``"stems"`` or ``"pafpn"``.
+        levels: the distilled levels.
+    """
+
+    def __init__(self, model, tap, levels):
+        _check_tap(tap)
+        self.tap, self.levels = tap, tuple(levels)
+        if tap == "pafpn":
+            self.hooks = FeatureHooks({"pafpn": (model, "backbone")})
+        else:
+            self.hooks = FeatureHooks({lvl: (model, f"head.stems.{PAFPN_LEVELS[lvl][0]}") for lvl in self.levels})
+
+    def pop(self):
+        """``{level: map}`` of the last forward, cleared after reading."""
+        if self.tap == "pafpn":
+            fpn = self.hooks.pop("pafpn")
+            return {lvl: fpn[PAFPN_LEVELS[lvl][0]] for lvl in self.levels}
+        return {lvl: self.hooks.pop(lvl) for lvl in self.levels}
+
+    def remove(self):
+        self.hooks.remove()
+
+    @property
+    def active(self):
+        return self.hooks.active

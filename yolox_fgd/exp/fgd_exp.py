@@ -45,7 +45,11 @@ class FGDExp(Exp):
         self.teacher_eval_first = False
 
         # ---------------- FGD (Yang et al., CVPR 2022) ---------------- #
-        # distilled PAFPN outputs: p3 (stride 8), p4 (16), p5 (32)
+        # where FGD taps both models: "stems" (outputs of head.stems[i], 256*width channels: the
+        # maps the official FGD YOLOX run distils, issue 14) or "pafpn" (the PAFPN outputs, the
+        # stems' inputs: (256, 512, 1024)*width channels)
+        self.fgd_tap = "stems"
+        # distilled levels: p3 (stride 8), p4 (16), p5 (32)
         self.fgd_levels = ("p3", "p4", "p5")
         self.fgd_temp = 0.5
         self.fgd_alpha = 2e-3
@@ -95,6 +99,10 @@ class FGDExp(Exp):
         extra = [lvl for lvl in self.fgd_level_overrides if lvl not in levels]
         if extra:
             raise ValueError(f"fgd_level_overrides names levels {extra} that are not in fgd_levels={levels}")
+        from ..distill.features import TAPS
+
+        if self.fgd_tap not in TAPS:
+            raise ValueError(f"fgd_tap={self.fgd_tap!r} must be one of {TAPS}")
         if self.fgd_fg_norm not in FG_NORM_VARIANTS:
             raise ValueError(f"fgd_fg_norm={self.fgd_fg_norm!r} must be one of {FG_NORM_VARIANTS}")
         if self.fgd_attention not in ATTENTION_VARIANTS:
@@ -156,11 +164,12 @@ class FGDExp(Exp):
     def get_distiller(self, teacher):
         """The student (``get_model()``) and its FGD modules as one module (cached)."""
         from ..distill.distiller import Distiller
+        from ..distill.features import tap_channels
 
         if getattr(self, "distiller", None) is None:
             student = self.get_model()
             self.distiller = Distiller(student, self.get_fgd_losses(
-                pafpn_channels(student), pafpn_channels(teacher.model)))
+                tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)))
         return self.distiller
 
     def get_optimizer(self, batch_size):
@@ -181,10 +190,3 @@ class FGDExp(Exp):
 
         return FGDTrainer(self, args)
 
-
-def pafpn_channels(model):
-    """``{level: channels}`` of a YOLOX model's PAFPN outputs, read from its head's input convs."""
-    from ..distill.features import PAFPN_LEVELS
-
-    stems = model.head.stems
-    return {lvl: stems[idx].conv.in_channels for lvl, (idx, _) in PAFPN_LEVELS.items()}

@@ -3,14 +3,14 @@ student's spatial attention (Eq. 5) at each distilled level, for a few validatio
 import numpy as np
 import torch
 
-from ..distill.features import PAFPN_LEVELS
+from ..distill.features import PAFPN_LEVELS, distilled_maps
 from ..losses import build_masks, spatial_channel_attention
 
 __all__ = ["plot_fgd_maps"]
 
 
 @torch.no_grad()
-def plot_fgd_maps(student, teacher, fgd_losses, images, targets, path, class_names=None):
+def plot_fgd_maps(student, teacher, fgd_losses, images, targets, path, class_names=None, tap="stems"):
     """Write a PNG: one row per (image, level), columns image+boxes, M_fg, M_bg, A_S teacher, A_S student.
 
     Args:
@@ -19,6 +19,7 @@ def plot_fgd_maps(student, teacher, fgd_losses, images, targets, path, class_nam
             channels, as the loss sees them).
         images: ``(N, 3, H, W)`` float BGR 0..255 (YOLOX's preprocessing).
         targets: ``(N, M, 5)`` YOLOX targets in input pixels.
+        tap: where the maps are taken (``exp.fgd_tap``).
     """
     import matplotlib
 
@@ -28,20 +29,20 @@ def plot_fgd_maps(student, teacher, fgd_losses, images, targets, path, class_nam
 
     student.eval()
     teacher.eval()
-    s_feats = student.backbone(images)
-    t_feats = teacher.backbone(images)
     levels = list(fgd_losses)
+    s_feats = distilled_maps(student, images, tap, levels)
+    t_feats = distilled_maps(teacher, images, tap, levels)
     n = images.shape[0]
     cols = ["image + boxes", "M_fg", "M_bg", "A_S teacher", "A_S student"]
     fig, axes = plt.subplots(n * len(levels), len(cols), figsize=(2.2 * len(cols), 2.2 * n * len(levels)), dpi=100)
     axes = np.atleast_2d(axes)
     size = (images.shape[2], images.shape[3])
     for li, lvl in enumerate(levels):
-        idx, stride = PAFPN_LEVELS[lvl]
-        s = s_feats[idx].float()
+        stride = PAFPN_LEVELS[lvl][1]
+        s = s_feats[lvl].float()
         if fgd_losses[lvl].align is not None:
             s = fgd_losses[lvl].align(s)
-        t = t_feats[idx].float()
+        t = t_feats[lvl].float()
         temp = fgd_losses[lvl].temp
         fg, bg = build_masks(targets, t.shape[-2:], size, fgd_losses[lvl].fg_norm)
         att_t = spatial_channel_attention(t, temp)[0]
