@@ -1,4 +1,4 @@
-"""FGDLoss reproduces the official FGD code on the golden cases in shared/fgd_golden."""
+"""FGDLoss reproduces the official FGD code on the golden cases in tests/losses/golden."""
 import glob
 import os
 
@@ -7,15 +7,14 @@ import torch
 
 from yolox_fgd.losses import FGDLoss
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GOLDEN_DIR = os.path.join(REPO, "..", "shared", "fgd_golden")
+GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 CASES = sorted(glob.glob(os.path.join(GOLDEN_DIR, "*.pt")))
 
 TOL = {"float64": (1e-6, 1e-5), "float32": (2e-5, 1e-4)}
 
 
 def test_golden_cases_present():
-    """The golden folder is where the project expects it and holds cases."""
+    """The golden folder (in the repository, so a clone has it) holds the cases."""
     assert len(CASES) >= 4, f"no golden cases under {GOLDEN_DIR}"
 
 
