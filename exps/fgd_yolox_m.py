@@ -14,5 +14,5 @@ class Exp(FGDExp):
         self.depth = 0.67
         self.width = 0.75
         self.exp_name = os.path.split(os.path.realpath(__file__))[1].split(".")[0]
-        self.teacher = "yolox-l"
+        self.teacher_exp = "yolox-l"
         self.teacher_ckpt = "weights/yolox_l.pth"

@@ -12,5 +12,5 @@ class Exp(FGDExp):
         self.depth = 0.33
         self.width = 0.50
         self.exp_name = os.path.split(os.path.realpath(__file__))[1].split(".")[0]
-        self.teacher = "yolox-m"
+        self.teacher_exp = "yolox-m"
         self.teacher_ckpt = "weights/yolox_m.pth"

@@ -105,7 +105,7 @@ def main(argv=None):
         distiller.attach_tap(hooks)
 
         def distill_forward():
-            teacher.train()
+            teacher.eval()
             with torch.no_grad():
                 teacher_maps = distilled_maps(teacher.model, imgs, tap, levels)
             return distiller(imgs, targets, teacher_maps)

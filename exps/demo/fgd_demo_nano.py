@@ -16,5 +16,5 @@ class Exp(FGDDemoExp):
         self.depth = 0.33
         self.width = 0.25
         self.fgd_tap = "pafpn"
-        self.teacher = os.path.join(HERE, "demo_yolox_s.py")
+        self.teacher_exp = os.path.join(HERE, "demo_yolox_s.py")
         self.teacher_ckpt = os.path.join(HERE, "..", "..", "demo_assets", "demo_yolox_s.pth")

@@ -2,7 +2,6 @@
 checkpoints, exact resume, control run, DDP over gloo, and clear errors."""
 import copy
 
-import pytest
 import torch
 from yolox.exp import get_exp
 
@@ -68,7 +67,7 @@ def test_student_checkpoint_loads_into_plain_yolox(tmp_path, tiny_data, tiny_tea
     assert not result.missing_keys and not result.unexpected_keys
     assert set(ckpt["fgd"]) and all(k.split(".")[0] in ("p3", "p4", "p5") for k in ckpt["fgd"])
     assert ckpt["teacher_sha256"] and ckpt["teacher_ckpt"] == str(tiny_teacher_ckpt)
-    for line in ("fgd_loss_p3", "fgd_fg_p4", "fgd_bg_p5", "fgd_mask_p3", "fgd_rela_p5", "fgd_loss:"):
+    for line in ("fgd_loss_p3", "fgd_fg_p4", "fgd_bg_p5", "fgd_attention_p3", "fgd_rela_p5", "fgd_loss:"):
         assert line in res.stdout + res.stderr, f"{line} not logged"
 
 
@@ -79,7 +78,7 @@ def test_coco_fgd_yolox_m_student_is_official_yolox_m():
     official = get_exp(None, "yolox-m").get_model()
     result = official.load_state_dict(student.state_dict(), strict=True)
     assert not result.missing_keys and not result.unexpected_keys
-    assert (exp.teacher, exp.fgd_temp, exp.fgd_alpha, exp.fgd_beta, exp.fgd_gamma, exp.fgd_lambda, exp.fgd_ref_size) == \
+    assert (exp.teacher_exp, exp.fgd_temp, exp.fgd_alpha, exp.fgd_beta, exp.fgd_gamma, exp.fgd_lambda, exp.fgd_ref_size) == \
         ("yolox-l", 0.5, 2e-3, 1e-3, 1e-3, 1e-5, 640)
 
 

@@ -107,7 +107,9 @@ def test_teacher_maps_are_its_stems_in_eval_mode(tiny_teacher_ckpt):
     from yolox_fgd.distill.teacher import build_teacher
     from tests.conftest import TINY_TEACHER_EXP
 
-    teacher = build_teacher(TINY_TEACHER_EXP, tiny_teacher_ckpt, 6, "cpu")
+    from yolox_fgd.exp.build import load_exp
+
+    teacher = build_teacher(load_exp(TINY_TEACHER_EXP), tiny_teacher_ckpt, 6, "cpu")
     x = torch.randn(2, 3, 64, 64)
     calls = []
     teacher.model.head.cls_convs[0].register_forward_hook(lambda *a: calls.append(1))

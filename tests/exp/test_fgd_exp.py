@@ -1,10 +1,8 @@
-"""FGDExp: per-level hyper-parameters, warm-up ramp, YOLOX's parameter groups over student + FGD."""
+"""FGDExp: per-level hyper-parameters, the optimizer over student + FGD modules."""
 import pytest
 
 from tests.conftest import TINY_FGD_EXP, make_trainer
 from yolox_fgd.exp.build import load_exp
-from yolox_fgd.exp.fgd_exp import param_groups
-from yolox_fgd.losses import FGDLoss
 
 
 def test_level_overrides_apply_to_their_level_only():
@@ -20,26 +18,6 @@ def test_level_overrides_apply_to_their_level_only():
     exp.fgd_level_overrides = {"p6": {}}
     with pytest.raises(ValueError, match=r"fgd_level_overrides names levels \['p6'\]"):
         exp.check_config()
-
-
-def test_warmup_ramps_linearly(tmp_path, tiny_data, restore_std):
-    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "fgd_warmup_iters", "4", batch=4)
-    trainer.max_iter, trainer.epoch = 2, 0
-    weights = []
-    for trainer.epoch, trainer.iter in [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]:
-        weights.append(trainer.distill_weight())
-    assert weights == [0.25, 0.5, 0.75, 1.0, 1.0]
-
-
-def test_parameter_groups_follow_yolox_rules():
-    """Conv weights decay; BatchNorm and the GcBlock LayerNorm weights and all biases do not."""
-    loss = FGDLoss(8, 16)
-    no_decay, decay, biases = param_groups(loss)
-    ids = lambda ps: {id(p) for p in ps}  # noqa: E731
-    assert id(loss.channel_add_conv_s[1].weight) in ids(no_decay)
-    assert id(loss.align.weight) in ids(decay) and id(loss.conv_mask_t.weight) in ids(decay)
-    assert id(loss.align.bias) in ids(biases) and id(loss.channel_add_conv_t[1].bias) in ids(biases)
-    assert len(no_decay) + len(decay) + len(biases) == len(list(loss.parameters()))
 
 
 def test_optimizer_holds_student_and_fgd_but_not_teacher(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):

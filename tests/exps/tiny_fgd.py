@@ -12,5 +12,5 @@ from yolox_fgd.exp.fgd_exp import FGDExp  # noqa: E402
 class Exp(FGDExp, TinyExp):
     def __init__(self):
         super().__init__()
-        self.teacher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny_teacher.py")
+        self.teacher_exp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny_teacher.py")
         self.fgd_ref_size = None

@@ -30,7 +30,7 @@ def test_terms_by_hand_with_uniform_attention():
     out = FGDLoss(C, C, ref_size=None)(S, T, tg, (32, 32))
     assert out["fg"].item() == pytest.approx(1.0 * C)
     assert out["bg"].item() == pytest.approx(1.0 * C)
-    assert out["mask"].item() == pytest.approx(0.0, abs=1e-6)
+    assert out["attention"].item() == pytest.approx(0.0, abs=1e-6)
     assert out["rela"].item() == pytest.approx(C * H * W)
     expected = 2e-3 * C + 1e-3 * C + 1e-5 * C * H * W
     assert out["loss"].item() == pytest.approx(expected, rel=1e-6)
@@ -143,7 +143,7 @@ def test_half_precision_maps_stay_finite(dtype):
     out = mod(s16, t16, tg.to(dtype), size)
     ref = mod(s16.float(), t16.float(), tg.to(dtype).float(), size)
     assert out["loss"].dtype == torch.float32
-    for k in ("loss", "fg", "bg", "mask", "rela"):
+    for k in ("loss", "fg", "bg", "attention", "rela"):
         assert torch.isfinite(out[k]), k
         assert out[k].item() == pytest.approx(ref[k].item(), rel=1e-5)
 
@@ -206,7 +206,7 @@ def test_feature_norm_makes_the_loss_blind_to_per_channel_affine_changes():
     plain = FGDLoss(8, 8, ref_size=None)
     plain.load_state_dict(norm.state_dict())
     x, y = norm(s, t, tg, size), norm(s, a * t + b, tg, size)
-    for key in ("fg", "bg", "mask", "rela"):
+    for key in ("fg", "bg", "attention", "rela"):
         assert y[key].item() == pytest.approx(x[key].item(), rel=1e-4), key
     assert plain(s, a * t + b, tg, size)["fg"].item() != pytest.approx(plain(s, t, tg, size)["fg"].item(), rel=1e-2)
 
@@ -246,7 +246,7 @@ def test_weighted_terms_sum_to_the_loss():
     """``weighted_<term>`` is each term as it enters ``loss``: weight and multiscale normalisation."""
     s, t, tg, _ = rand_case(h=10, w=10)
     out = FGDLoss(8, 8, ref_size=640)(s, t, tg, (320, 320))
-    total = sum(out[f"weighted_{k}"] for k in ("fg", "bg", "mask", "rela"))
+    total = sum(out[f"weighted_{k}"] for k in ("fg", "bg", "attention", "rela"))
     assert total.item() == pytest.approx(out["loss"].item(), rel=1e-6)
     assert out["weighted_fg"].item() == pytest.approx(2e-3 * 4 * out["fg"].item(), rel=1e-6)
 

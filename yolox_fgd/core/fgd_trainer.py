@@ -18,6 +18,7 @@ from yolox.utils import get_model_info
 from ..distill.diagnostics import FGDDiagnostics
 from ..distill.features import PAFPN_LEVELS, StudentTap, distilled_maps, tap_channels
 from ..distill.schedule import DistillWeight, LossCalibration
+from ..utils.modules import unwrap
 from .trainer import Trainer
 
 __all__ = ["FGDTrainer"]
@@ -74,7 +75,7 @@ class FGDTrainer(Trainer):
             self.evaluate_teacher()
         # Hooks after the EMA copy exists; they record only the live modules they were put on.
         self.hooks = StudentTap(self.student, self.exp.fgd_tap, self.exp.fgd_levels)
-        self.model_without_ddp().attach_tap(self.hooks)
+        unwrap(self.model).attach_tap(self.hooks)
         exp = self.exp
         self.weight_schedule = DistillWeight(self.max_iter, self.max_epoch, exp.fgd_warmup_iters, exp.fgd_decay,
                                              exp.fgd_decay_final, exp.fgd_stop_epoch)
@@ -83,20 +84,21 @@ class FGDTrainer(Trainer):
                 raise ValueError("fgd_diagnostics_interval needs a single process (it takes gradients of each "
                                  "term outside DDP's backward); set it to 0 or run with -d 1")
             self.diagnostics = FGDDiagnostics(self.file_name if self.rank == 0 else None)
-        channels = {lvl: loss.teacher_channels for lvl, loss in self.model_without_ddp().fgd_losses.items()}
+        channels = {lvl: loss.teacher_channels for lvl, loss in unwrap(self.model).fgd_losses.items()}
         logger.info(f"FGD on {list(exp.fgd_levels)} (teacher channels {channels}), warm-up "
                     f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
                     f"stop epoch {exp.fgd_stop_epoch}, feature_norm {exp.fgd_feature_norm}, channel_ref "
                     f"{exp.fgd_channel_ref}, calibration over {exp.fgd_calibrate_iters} iterations")
 
-    def model_without_ddp(self):
-        return self.model.module if hasattr(self.model, "module") else self.model
+    def student_of(self, model):
+        """The student inside the trained :class:`Distiller`."""
+        return unwrap(model).student
 
     def evaluate_teacher(self):
         """Log the teacher's AP on the validation set (a wrongly loaded teacher shows at once)."""
         logger.info("evaluating the teacher before training ...")
         ap50_95, ap50, summary = self.exp.eval(self.teacher, self.evaluator, self.is_distributed)
-        self.teacher.train()  # stays eval
+        self.teacher.eval()
         if self.rank == 0:
             logger.info(f"teacher AP50:95 {100 * ap50_95:.2f}, AP50 {100 * ap50:.2f}\n{summary}")
         self.teacher_ap = ap50_95
@@ -104,7 +106,7 @@ class FGDTrainer(Trainer):
     def after_train(self):
         if self.hooks is not None:
             self.hooks.remove()
-            self.model_without_ddp().attach_tap(None)
+            unwrap(self.model).attach_tap(None)
         super().after_train()
 
     # ------------------------------------------------------------------ step
@@ -118,7 +120,7 @@ class FGDTrainer(Trainer):
         return self.diagnostics is not None and (self.progress_in_iter + 1) % interval == 0
 
     def forward_losses(self, inps, targets):
-        self.teacher.train()  # re-asserts eval mode every step
+        self.teacher.eval()  # every step: nothing may have switched its BatchNorm to batch statistics
         with torch.no_grad():
             teacher_feats = distilled_maps(self.teacher.model, inps, self.exp.fgd_tap, self.exp.fgd_levels)
         self.last_distill_weight = self.distill_weight()
@@ -146,7 +148,7 @@ class FGDTrainer(Trainer):
         """Under DDP, check that student and FGD parameters are identical on every rank."""
         if not self.is_distributed:
             return
-        flat = torch.cat([p.detach().float().reshape(-1) for p in self.model_without_ddp().parameters()])
+        flat = torch.cat([p.detach().float().reshape(-1) for p in unwrap(self.model).parameters()])
         lo, hi = flat.clone(), flat.clone()
         dist.all_reduce(lo, op=dist.ReduceOp.MIN)
         dist.all_reduce(hi, op=dist.ReduceOp.MAX)
@@ -156,7 +158,7 @@ class FGDTrainer(Trainer):
 
     def extra_checkpoint_state(self):
         return {
-            "fgd": self.model_without_ddp().fgd_losses.state_dict(),
+            "fgd": unwrap(self.model).fgd_losses.state_dict(),
             "fgd_calibration": self.calibration.state_dict(),
             "teacher_ckpt": self.exp.teacher_ckpt,
             "teacher_sha256": self.teacher.ckpt_sha256 if self.teacher is not None else None,
@@ -168,7 +170,7 @@ class FGDTrainer(Trainer):
                 "the checkpoint to resume has no FGD modules ('fgd' key): it comes from a plain run; "
                 "use -c without --resume to start distillation from it"
             )
-        self.model_without_ddp().fgd_losses.load_state_dict(ckpt["fgd"])
+        unwrap(self.model).fgd_losses.load_state_dict(ckpt["fgd"])
         if "fgd_calibration" in ckpt:
             self.calibration.load_state_dict(ckpt["fgd_calibration"])
         saved = ckpt.get("teacher_sha256")

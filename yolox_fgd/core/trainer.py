@@ -34,9 +34,10 @@ from yolox.utils.allreduce_norm import get_async_norm_states
 from ..data.prefetcher import make_prefetcher
 from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, model_state_dict,
                                 remove_stale_temporaries, save_checkpoint_atomic)
-from .faults import fault_point
+from ..utils.faults import fault_point
 from ..utils.device import memory_usage_mb, resolve_device
 from ..utils.ema import RampedModelEMA
+from ..utils.modules import unwrap
 from .rng import get_rng_state, set_rng_state
 
 __all__ = ["Trainer", "all_reduce_norm"]
@@ -79,9 +80,13 @@ class Trainer(YOLOXTrainer):
     # ------------------------------------------------------------------ helpers
     @property
     def student(self):
-        """The YOLOX model being trained, unwrapped from DDP."""
-        model = self.model.module if isinstance(self.model, DDP) else self.model
-        return getattr(model, "student", model)
+        """The YOLOX model being trained (what EMA, evaluation and the ``model`` checkpoint key see)."""
+        return self.student_of(self.model)
+
+    def student_of(self, model):
+        """The YOLOX model inside the trained module ``model`` (here: ``model`` itself, unwrapped
+        from DDP). Subclasses whose trained module holds more than the student override this."""
+        return unwrap(model)
 
     # ------------------------------------------------------------------ step
     def forward_losses(self, inps, targets):
@@ -388,7 +393,7 @@ class Trainer(YOLOXTrainer):
                     f"{ckpt_file} cannot be resumed: it lacks {missing} (a weights-only file such "
                     "as an official release); use -c without --resume to fine-tune from it"
                 )
-            getattr(model, "student", model).load_state_dict(ckpt.get("train_model", ckpt["model"]))
+            self.student_of(model).load_state_dict(ckpt.get("train_model", ckpt["model"]))
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.best_ap = ckpt.get("best_ap", 0)
             self.start_epoch = (
@@ -401,7 +406,7 @@ class Trainer(YOLOXTrainer):
             if ckpt_file is not None:
                 logger.info(f"loading checkpoint {ckpt_file} for fine tuning")
                 ckpt = load_checkpoint(ckpt_file, map_location=self.device)
-                load_ckpt(getattr(model, "student", model), model_state_dict(ckpt, ckpt_file))
+                load_ckpt(self.student_of(model), model_state_dict(ckpt, ckpt_file))
             self.start_epoch = 0
         return model
 

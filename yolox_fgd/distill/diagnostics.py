@@ -15,6 +15,8 @@ import os
 import torch
 from loguru import logger
 
+from .schedule import TERMS
+
 __all__ = ["FGDDiagnostics", "gradient_norm", "read_diagnostics"]
 
 
@@ -59,7 +61,7 @@ class FGDDiagnostics:
             with open(self.path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         levels = ", ".join(
-            f"{lvl}: grad/det " + " ".join(f"{t} {rel[f'{t}_{lvl}']:.3g}" for t in ("fg", "bg", "mask", "rela")) +
+            f"{lvl}: grad/det " + " ".join(f"{t} {rel[f'{t}_{lvl}']:.3g}" for t in TERMS) +
             f", rms s/t {s['rms_s']:.3g}/{s['rms_t']:.3g}, H_c s/t {s['entropy_c_s']:.2f}/{s['entropy_c_t']:.2f}"
             for lvl, s in record["maps"].items())
         logger.info(f"FGD diagnostics at iteration {iteration} (weight {distill_weight:.3g}, detection grad norm "

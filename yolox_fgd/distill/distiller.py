@@ -49,7 +49,7 @@ class Distiller(nn.Module):
         Returns:
             YOLOX's loss dict with ``total_loss`` = detection + ``distill_weight`` * FGD, plus
             ``fgd_loss`` (weighted FGD total), per level ``fgd_loss_<lvl>`` and the unweighted
-            terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_mask_<lvl>``, ``fgd_rela_<lvl>``, and
+            terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_attention_<lvl>``, ``fgd_rela_<lvl>``, and
             per term the weighted sum over levels before ``distill_weight``,
             ``fgd_weighted_<term>`` (what the loss calibration measures).
         """

@@ -13,7 +13,7 @@ YOLOX's ``ModelEMA`` deep-copies the model, hooks included. A hook here only rec
 the exact module object it was registered on, so the EMA copy's forward (evaluation) never
 overwrites captured features.
 """
-from torch import nn
+from ..utils.modules import unwrap
 
 __all__ = ["FeatureHooks", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "tap_channels"]
 
@@ -49,10 +49,6 @@ def distilled_maps(model, images, tap, levels):
     return {lvl: model.head.stems[PAFPN_LEVELS[lvl][0]](fpn[PAFPN_LEVELS[lvl][0]]) for lvl in levels}
 
 
-def _unwrap(module):
-    return module.module if hasattr(module, "module") and isinstance(module.module, nn.Module) else module
-
-
 class FeatureHooks:
     """Capture the outputs of named submodules.
 
@@ -69,7 +65,7 @@ class FeatureHooks:
         self._outputs = {}
         self._handles = []
         for key, (root, name) in targets.items():
-            root = _unwrap(root)
+            root = unwrap(root)
             modules = dict(root.named_modules())
             if name not in modules:
                 children = [n for n, _ in root.named_children()]

@@ -18,7 +18,7 @@ from loguru import logger
 
 __all__ = ["DistillWeight", "LossCalibration", "TERMS"]
 
-TERMS = ("fg", "bg", "mask", "rela")
+TERMS = ("fg", "bg", "attention", "rela")  # Eq. 7 (fg, bg), Eq. 8, Eq. 10
 
 
 class DistillWeight:

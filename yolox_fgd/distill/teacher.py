@@ -1,22 +1,22 @@
 """The frozen teacher: built from a YOLOX experiment, loaded strictly, never trained.
 
 The teacher stays outside everything that trains (the student's optimizer, EMA, DDP wrapper and
-checkpoint). ``TeacherModel.train()`` is a no-op that keeps it in eval mode: the official FGD
-YOLOX code let the teacher's BatchNorm statistics drift by running it in training mode.
+checkpoint). It is built in eval mode and the trainer puts it in eval mode again at every step:
+the official FGD YOLOX code let the teacher's BatchNorm statistics drift by running it in training
+mode.
 """
 import os
 
 from loguru import logger
 from torch import nn
 
-from ..exp.build import load_exp
 from ..utils.checkpoint import CheckpointError, file_sha256, load_checkpoint, model_state_dict
 
 __all__ = ["TeacherModel", "build_teacher"]
 
 
 class TeacherModel(nn.Module):
-    """A YOLOX model in permanent eval mode with ``requires_grad=False`` everywhere.
+    """A frozen YOLOX model (``requires_grad=False`` everywhere), built in eval mode.
 
     Attributes:
         model: the YOLOX model (``backbone`` = YOLOPAFPN, ``head``).
@@ -31,10 +31,7 @@ class TeacherModel(nn.Module):
         self.ckpt_sha256 = file_sha256(ckpt_path) if ckpt_path and os.path.isfile(ckpt_path) else None
         for p in self.model.parameters():
             p.requires_grad_(False)
-        super().train(False)
-
-    def train(self, mode=True):  # noqa: ARG002 - the teacher never trains
-        return super().train(False)
+        self.eval()
 
     @property
     def backbone(self):
@@ -49,15 +46,17 @@ class TeacherModel(nn.Module):
         return self.model(x)
 
 
-def build_teacher(teacher, ckpt_path, num_classes, device="cpu", stem=None):
+def build_teacher(exp, ckpt_path, num_classes, device="cpu", stem=None, name=None):
     """Build, load and freeze the teacher.
 
     Args:
-        teacher: a YOLOX experiment name (``"yolox-l"``) or an experiment file path.
+        exp: the teacher's experiment (an ``Exp`` object; ``FGDExp.get_teacher`` loads it from
+            ``exp.teacher_exp``).
         ckpt_path: its checkpoint (``{"model": ...}`` as YOLOX releases, or a bare state dict).
         num_classes: the student's class count; a teacher predicting another count is refused.
         stem: ``"focus"``/``"conv6"``/``"conv3"`` for a teacher experiment without a ``stem``
             attribute (YOLOX's own); ``None`` keeps the experiment's.
+        name: how messages call the teacher (default: the experiment's ``exp_name``).
 
     Raises:
         CheckpointError: checkpoint missing, unreadable, or with missing/unexpected keys or
@@ -69,8 +68,7 @@ def build_teacher(teacher, ckpt_path, num_classes, device="cpu", stem=None):
             "no teacher checkpoint: set teacher_ckpt in the experiment (or `teacher_ckpt PATH` on the "
             "command line), e.g. the official yolox_l.pth"
         )
-    is_file = teacher.endswith(".py") or os.path.sep in teacher
-    exp = load_exp(exp_file=teacher) if is_file else load_exp(exp_name=teacher)
+    teacher = name or getattr(exp, "exp_name", type(exp).__name__)
     ckpt = load_checkpoint(ckpt_path, map_location="cpu", what="teacher checkpoint")
     state = model_state_dict(ckpt, ckpt_path)
     if stem is not None:

@@ -7,28 +7,10 @@ YOLOX experiment (a name such as ``"yolox-l"`` or an experiment file) with its c
 import os
 
 import torch
-from torch import nn
 
 from .base_exp import Exp
 
-__all__ = ["FGDExp", "param_groups"]
-
-
-def param_groups(module):
-    """YOLOX's three SGD groups over ``module``: norm weights (no decay), other weights (decay),
-    biases (no decay). Norms are BatchNorm (as YOLOX, also any name containing "bn"), LayerNorm
-    and GroupNorm (the GcBlocks' LayerNorm gets no decay)."""
-    norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
-    no_decay, decay, biases = [], [], []
-    for name, m in module.named_modules():
-        if hasattr(m, "bias") and isinstance(m.bias, nn.Parameter):
-            biases.append(m.bias)
-        if isinstance(m, norm_types) or "bn" in name:
-            if isinstance(getattr(m, "weight", None), nn.Parameter):
-                no_decay.append(m.weight)
-        elif hasattr(m, "weight") and isinstance(m.weight, nn.Parameter):
-            decay.append(m.weight)
-    return no_decay, decay, biases
+__all__ = ["FGDExp"]
 
 
 class FGDExp(Exp):
@@ -36,7 +18,7 @@ class FGDExp(Exp):
         super().__init__()
         # ---------------- teacher ---------------- #
         # a YOLOX experiment name ("yolox-l") or an experiment file path
-        self.teacher = "yolox-l"
+        self.teacher_exp = "yolox-l"
         # its checkpoint: {"model": ...} as the official releases, or a bare state dict
         self.teacher_ckpt = None
         # the teacher's stem when its experiment does not set one (YOLOX names: "focus")
@@ -146,13 +128,22 @@ class FGDExp(Exp):
             params[key] = value
         return params
 
+    def get_teacher_exp(self):
+        """The teacher's experiment, from ``teacher_exp`` (a YOLOX name or an experiment file)."""
+        from .build import load_exp
+
+        name = self.teacher_exp
+        if name.endswith(".py") or os.path.sep in name:
+            return load_exp(exp_file=name)
+        return load_exp(exp_name=name)
+
     def get_teacher(self, device="cpu"):
+        """The frozen teacher (:class:`yolox_fgd.distill.teacher.TeacherModel`), loaded from
+        ``teacher_ckpt``."""
         from ..distill.teacher import build_teacher
 
-        teacher = self.teacher
-        if teacher.endswith(".py") and not os.path.isabs(teacher) and not os.path.isfile(teacher):
-            raise FileNotFoundError(f"teacher experiment file not found: {teacher}")
-        return build_teacher(teacher, self.teacher_ckpt, self.num_classes, device, stem=self.teacher_stem)
+        return build_teacher(self.get_teacher_exp(), self.teacher_ckpt, self.num_classes, device,
+                             stem=self.teacher_stem, name=self.teacher_exp)
 
     def get_fgd_losses(self, student_channels, teacher_channels):
         """One ``FGDLoss`` per level, sized from the declared channels ``{level: C}``."""
@@ -178,6 +169,8 @@ class FGDExp(Exp):
             module = getattr(self, "distiller", None)
             module = self.model if module is None else module
             lr = self.warmup_lr if self.warmup_epochs > 0 else self.basic_lr_per_img * batch_size
+            from ..models.param_groups import param_groups
+
             no_decay, decay, biases = param_groups(module)
             optimizer = torch.optim.SGD(no_decay, lr=lr, momentum=self.momentum, nesterov=True)
             optimizer.add_param_group({"params": decay, "weight_decay": self.weight_decay})

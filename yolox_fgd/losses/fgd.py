@@ -3,7 +3,7 @@
 Reference implementation: yzd-v/FGD, branch ``yolox``, ``mmdet/distillation/losses/fgd.py``
 (``FeatureLoss``). Parameter names (``align``, ``conv_mask_s/t``, ``channel_add_conv_s/t``) and
 initialisation follow it, so official state dicts load as they are; the numerics match the
-golden cases in ``shared/fgd_golden``. Unlike the reference, the masks are built for the whole
+golden cases in ``tests/losses/golden``. Unlike the reference, the masks are built for the whole
 batch without Python loops or host synchronisations (see :func:`build_masks`).
 """
 import torch
@@ -22,7 +22,7 @@ FG_NORM_VARIANTS = ("paper", "per_gt")
 class FGDLoss(nn.Module):
     """FGD loss of one pyramid level.
 
-    ``loss = alpha*fg + beta*bg + gamma*mask + lambda_*rela``, divided by
+    ``loss = alpha*fg + beta*bg + gamma*attention + lambda_*rela``, divided by
     ``(input_w/ref_size) * (input_h/ref_size)`` when ``ref_size`` is set (the official YOLOX
     config's multiscale normalisation; ``None``: no division).
 
@@ -30,7 +30,8 @@ class FGDLoss(nn.Module):
       ``sum(M * S * A_S * A_C * (f(F_S) - F_T)^2) / N`` with the foreground resp. background
       mask and scale of :func:`build_masks`, ``f`` the 1x1 ``align`` conv (only when the channel
       counts differ).
-    * ``mask``: attention loss (Eq. 8), ``sum|A_C(S)-A_C(T)| / N + sum|A_S(S)-A_S(T)| / N``.
+    * ``attention``: attention loss (Eq. 8), ``sum|A_C(S)-A_C(T)| / N + sum|A_S(S)-A_S(T)| / N``
+      (the official code calls it ``mask_loss``; the golden cases' key is ``mask``).
     * ``rela``: global loss (Eq. 10), ``sum(G_S(f(F_S)) - G_T(F_T))^2 / N`` with one GcBlock per
       side; both blocks are trained.
 
@@ -67,7 +68,7 @@ class FGDLoss(nn.Module):
         student_channels: ``Cs`` of the student map.
         teacher_channels: ``C`` of the teacher map.
         temp: attention temperature.
-        alpha, beta, gamma, lambda_: weights of fg, bg, mask and rela.
+        alpha, beta, gamma, lambda_: weights of fg, bg, attention and rela.
         ref_size: reference input size of the scale normalisation, or ``None``.
         fg_norm: ``"paper"`` or ``"per_gt"``.
         attention: ``"teacher"``, ``"student"``, ``"none"`` or ``"diff"``.
@@ -175,7 +176,7 @@ class FGDLoss(nn.Module):
 
         Returns:
             dict with ``loss`` (weighted, scale-normalised total, a scalar tensor), the
-            unweighted, unnormalised terms ``fg``, ``bg``, ``mask``, ``rela`` (scalars) and
+            unweighted, unnormalised terms ``fg``, ``bg``, ``attention``, ``rela`` (scalars) and
             ``weighted_<term>``: each term as it enters ``loss`` (weight and scale normalisation).
         """
         self._check_inputs(student_feat, teacher_feat, targets, input_size)
@@ -201,21 +202,21 @@ class FGDLoss(nn.Module):
             bg = (mask_bg * per_cell).sum() / N * per_channel
 
             # Eq. 8
-            mask = (att_s[1] - att_t[1]).abs().sum() / N * per_channel + (att_s[0] - att_t[0]).abs().sum() / N
+            attention = (att_s[1] - att_t[1]).abs().sum() / N * per_channel + (att_s[0] - att_t[0]).abs().sum() / N
 
             # Eq. 10: G(x) = x + add(ctx(x)), so G_S(S) - G_T(T) = (S - T) + (add_S - add_T)
             add_s = global_context_add(S, self.conv_mask_s, self.channel_add_conv_s)
             add_t = global_context_add(T, self.conv_mask_t, self.channel_add_conv_t)
             rela = (diff + (add_s - add_t)).pow(2).sum() / N * per_channel
 
-            loss = self.alpha * fg + self.beta * bg + self.gamma * mask + self.lambda_ * rela
+            loss = self.alpha * fg + self.beta * bg + self.gamma * attention + self.lambda_ * rela
             scale = 1.0
             if self.ref_size is not None:
                 scale = 1.0 / ((input_size[1] / self.ref_size) * (input_size[0] / self.ref_size))
                 loss = loss * scale
-        return {"loss": loss, "fg": fg, "bg": bg, "mask": mask, "rela": rela,
+        return {"loss": loss, "fg": fg, "bg": bg, "attention": attention, "rela": rela,
                 "weighted_fg": self.alpha * scale * fg, "weighted_bg": self.beta * scale * bg,
-                "weighted_mask": self.gamma * scale * mask, "weighted_rela": self.lambda_ * scale * rela}
+                "weighted_attention": self.gamma * scale * attention, "weighted_rela": self.lambda_ * scale * rela}
 
     def prepare_maps(self, student_feat, teacher_feat):
         """The maps every term compares: the student's through ``align`` (when the channel counts

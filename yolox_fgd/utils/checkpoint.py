@@ -15,7 +15,7 @@ import zipfile
 import torch
 from loguru import logger
 
-from ..core.faults import fault_point
+from .faults import fault_point
 
 __all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "CheckpointError", "file_sha256"]
 

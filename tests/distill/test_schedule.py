@@ -1,0 +1,61 @@
+"""DistillWeight and LossCalibration: the factor on the FGD loss at each iteration."""
+import math
+
+import pytest
+import torch
+
+from yolox_fgd.distill.schedule import DistillWeight, LossCalibration
+
+
+def test_warmup_ramps_linearly():
+    w = DistillWeight(iters_per_epoch=2, max_epoch=3, warmup_iters=4)
+    assert [w(i) for i in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_cosine_decay_goes_from_one_to_final():
+    """YOLOv6 / DAMO-YOLO style: 1 at the first iteration, the final value at the last, the
+    midpoint of the two halfway."""
+    w = DistillWeight(iters_per_epoch=5, max_epoch=2, decay="cosine", decay_final=0.1)
+    values = [w(i) for i in range(10)]
+    assert values[0] == pytest.approx(1.0) and values[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    mid = DistillWeight(iters_per_epoch=1, max_epoch=3, decay="cosine", decay_final=0.0)(1)
+    assert mid == pytest.approx(0.5)
+
+
+def test_stop_epoch_is_one_based_and_final():
+    """mmyolo's StopDistillHook: from epoch stop_epoch (1-based) on, no distillation."""
+    w = DistillWeight(iters_per_epoch=4, max_epoch=5, stop_epoch=3)
+    assert [w(i) for i in (0, 7)] == [1.0, 1.0]
+    assert [w(i) for i in (8, 19)] == [0.0, 0.0]
+
+
+def test_calibration_scales_the_smallest_term_to_the_smaller_detection_loss():
+    """After K iterations: scale = min(mean cls, mean iou) / smallest mean weighted FGD term;
+    0 before, the scale after; its state survives a round trip (what --resume needs)."""
+    cal = LossCalibration(2)
+    assert cal.factor() == 0.0 and not cal.done
+    outs = [{"cls_loss": torch.tensor(2.0), "iou_loss": torch.tensor(3.0), "fgd_weighted_fg": torch.tensor(0.4),
+             "fgd_weighted_bg": torch.tensor(0.1), "fgd_weighted_attention": torch.tensor(0.3),
+             "fgd_weighted_rela": torch.tensor(0.05)},
+            {"cls_loss": torch.tensor(1.0), "iou_loss": torch.tensor(5.0), "fgd_weighted_fg": torch.tensor(0.6),
+             "fgd_weighted_bg": torch.tensor(0.3), "fgd_weighted_attention": torch.tensor(0.1),
+             "fgd_weighted_rela": torch.tensor(0.15)}]
+    cal.update(outs[0])
+    copy = LossCalibration(2)
+    copy.load_state_dict(cal.state_dict())
+    cal.update(outs[1])
+    copy.update(outs[1])
+    # means: cls 1.5, iou 4.0; fg 0.5, bg 0.2, attention 0.2, rela 0.1 -> 1.5 / 0.1
+    assert cal.done and cal.factor() == pytest.approx(15.0)
+    assert copy.factor() == cal.factor()
+    assert DistillWeight(2, 2)(0, cal.factor()) == pytest.approx(15.0)
+
+
+def test_calibration_without_a_positive_term_is_an_error():
+    cal = LossCalibration(1)
+    zero = torch.tensor(0.0)
+    with pytest.raises(FloatingPointError, match="no positive weighted FGD term"):
+        cal.update({"cls_loss": torch.tensor(1.0), "iou_loss": torch.tensor(1.0), "fgd_weighted_fg": zero,
+                    "fgd_weighted_bg": zero, "fgd_weighted_attention": zero, "fgd_weighted_rela": zero})
+    assert not math.isnan(LossCalibration(0).factor())
