@@ -91,3 +91,47 @@ def test_fp16_on_cpu_is_refused(tiny_data):
 
 def test_unknown_option(tiny_data):
     assert "unknown option 'max_epochs'" in fail("train", "-f", TINY_EXP, "--device", "cpu", "max_epochs", "3")
+
+
+def test_every_bad_train_option_is_refused_at_once_naming_it(tmp_path):
+    """Options tools/train.py offers but that cannot work here stop before any data or model is
+    loaded (no dataset folder is even looked at), with a message naming the option."""
+    cases = [
+        (["-b", "0"], "-b/--batch-size must be at least 1"),
+        (["-b", "3", "-d", "2"], "-b/--batch-size 3 does not split evenly over 2 process(es)"),
+        (["-d", "0"], "-d/--devices must be at least 1"),
+        (["--num_machines", "2", "--machine_rank", "2"], "--machine_rank must be in 0..1"),
+        (["-l", "wandb"], "-l/--logger 'wandb' is not supported"),
+        (["--dist-backend", "mpi"], "--dist-backend must be gloo or nccl"),
+        (["--dist-backend", "nccl"], "--dist-backend nccl needs CUDA"),
+        (["-e", "3"], "-e/--start_epoch 3: the 1-based epoch to resume from, only with --resume"),
+        (["--fp16"], "--fp16 needs CUDA"),
+    ]
+    for extra, message in cases:
+        err = fail("train", "-f", TINY_EXP, "--device", "cpu", *extra, "data_dir", tmp_path / "none", "synthetic_dataset", "None")
+        assert message in err, (extra, err[-500:])
+        assert "annotation file" not in err
+
+
+def test_yolox_model_names_give_yolox_values_on_this_projects_exp(tmp_path):
+    """-n yolox-s (an option the parser offers) is YOLOX's yolox-s experiment with this project's
+    behaviour: it gets as far as the dataset check (no TypeError), and the experiment carries
+    YOLOX's values."""
+    from yolox.exp import get_exp
+
+    from yolox_fgd.exp.base_exp import Exp
+    from yolox_fgd.exp.build import load_exp
+
+    err = fail("train", "-n", "yolox-s", "--device", "cpu", "data_dir", tmp_path)
+    assert "annotation file not found" in err and "Traceback" not in err
+    exp = load_exp(exp_name="yolox-s")
+    assert isinstance(exp, Exp) and (exp.depth, exp.width) == (0.33, 0.50)
+    assert exp.exp_name == get_exp(None, "yolox-s").exp_name
+
+
+def test_missing_teacher_checkpoint_names_the_experiment_option(tiny_data, tiny_teacher_ckpt):
+    from tests.conftest import TINY_FGD_EXP
+
+    err = fail("train", "-f", TINY_FGD_EXP, "--device", "cpu", "teacher_ckpt", "/no/teacher.pth")
+    assert "teacher checkpoint not found: /no/teacher.pth (set teacher_ckpt in the experiment" in err
+    assert "-c/--ckpt" not in err

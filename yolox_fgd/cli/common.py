@@ -26,9 +26,10 @@ def run_cli(main, argv=None):
         sys.exit(1)
 
 
-def check_checkpoint_path(path, what="checkpoint"):
+def check_checkpoint_path(path, what="checkpoint", hint="check the path given with -c/--ckpt"):
+    """Raise ``CheckpointError`` naming ``what``, the path and ``hint`` when ``path`` is not a file."""
     if path is not None and not os.path.isfile(path):
-        raise CheckpointError(f"{what} not found: {path} (check the path given with -c/--ckpt)")
+        raise CheckpointError(f"{what} not found: {path} ({hint})")
 
 
 def check_dataset(exp, splits=("train", "val")):

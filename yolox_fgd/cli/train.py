@@ -39,7 +39,7 @@ def make_parser():
     parser.add_argument("--fp16", dest="fp16", default=False, action="store_true", help="mixed precision (CUDA)")
     parser.add_argument("--cache", dest="cache", default=False, action="store_true", help="cache images in RAM")
     parser.add_argument("-o", "--occupy", dest="occupy", default=False, action="store_true",
-                        help="accepted for YOLOX compatibility; ignored")
+                        help="accepted for YOLOX compatibility; ignored (GPU memory is not pre-allocated)")
     parser.add_argument("-l", "--logger", type=str, default="tensorboard", help="tensorboard")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto: CUDA when available, else CPU")
@@ -63,30 +63,65 @@ def train_worker(exp, args):
     return trainer
 
 
+def check_args(args, device):
+    """Refuse at once what cannot work, naming the option (before any data or model is loaded)."""
+    if args.batch_size < 1:
+        raise ValueError(f"-b/--batch-size must be at least 1, got {args.batch_size}")
+    if args.devices is not None and args.devices < 1:
+        raise ValueError(f"-d/--devices must be at least 1, got {args.devices}")
+    if args.num_machines < 1 or not 0 <= args.machine_rank < args.num_machines:
+        raise ValueError(f"--machine_rank must be in 0..{args.num_machines - 1} for --num_machines "
+                         f"{args.num_machines}, got {args.machine_rank}")
+    if args.logger != "tensorboard":
+        raise ValueError(f"-l/--logger {args.logger!r} is not supported: yolox-fgd logs to tensorboard "
+                         "(and metrics.jsonl); drop the option")
+    if args.dist_backend not in (None, "gloo", "nccl"):
+        raise ValueError(f"--dist-backend must be gloo or nccl, got {args.dist_backend!r}")
+    if args.dist_backend == "nccl" and device.type != "cuda":
+        raise ValueError("--dist-backend nccl needs CUDA; use gloo on CPU (the default there)")
+    if args.start_epoch is not None and (not args.resume or args.start_epoch < 1):
+        raise ValueError(f"-e/--start_epoch {args.start_epoch}: the 1-based epoch to resume from, only with "
+                         "--resume (without it training starts at epoch 1)")
+    if args.fp16 and device.type != "cuda":
+        raise ValueError("--fp16 needs CUDA; drop --fp16 or run with --device cuda")
+    if args.occupy:
+        logger.warning("-o/--occupy is accepted for YOLOX compatibility and ignored")
+    if args.devices is None:
+        args.devices = torch.cuda.device_count() if device.type == "cuda" else 1
+    if device.type == "cuda" and args.devices > torch.cuda.device_count():
+        raise ValueError(f"-d {args.devices} asks for more GPUs than the {torch.cuda.device_count()} present")
+    check_batch_split(args)
+
+
+def check_batch_split(args):
+    """The total batch splits evenly over the processes."""
+    procs = args.devices * args.num_machines
+    if args.batch_size % procs:
+        raise ValueError(f"-b/--batch-size {args.batch_size} does not split evenly over {procs} process(es) "
+                         f"(-d {args.devices} x --num_machines {args.num_machines}): use a multiple of {procs}")
+
+
 def main(argv=None):
     args = make_parser().parse_args(argv)
+    device = resolve_device(args.device)
+    check_args(args, device)
     exp = load_exp(args.exp_file, args.name)
     exp.merge(args.opts)
     if not args.experiment_name:
         args.experiment_name = (os.path.splitext(os.path.basename(args.exp_file))[0]
                                 if args.exp_file else exp.exp_name)
-    device = resolve_device(args.device)
-    if args.fp16 and device.type != "cuda":
-        raise ValueError("--fp16 needs CUDA; drop --fp16 or run with --device cuda")
     if hasattr(exp, "check_config"):
         exp.check_config()
     check_checkpoint_path(args.ckpt)
     if args.resume and args.ckpt is None:
         latest = os.path.join(exp.output_dir, args.experiment_name, "latest_ckpt.pth")
-        check_checkpoint_path(latest, "checkpoint to resume")
+        check_checkpoint_path(latest, "checkpoint to resume",
+                              "--resume without -c continues OUTPUT_DIR/EXPERIMENT_NAME/latest_ckpt.pth: give the "
+                              "run's -expn and output_dir, or -c PATH")
     check_dataset(exp)
     if hasattr(exp, "check_before_launch"):
         exp.check_before_launch(args)
 
-    if args.devices is None:
-        args.devices = torch.cuda.device_count() if device.type == "cuda" else 1
-    if device.type == "cuda" and args.devices > torch.cuda.device_count():
-        raise ValueError(f"-d {args.devices} asks for more GPUs than the {torch.cuda.device_count()} present")
     if args.dist_backend is None:
         args.dist_backend = "nccl" if device.type == "cuda" else "gloo"
     args.device = device.type

@@ -9,6 +9,9 @@ __all__ = ["load_exp"]
 def load_exp(exp_file=None, exp_name=None):
     """The ``Exp()`` of ``exp_file``, or YOLOX's default experiment called ``exp_name``.
 
+    A YOLOX name (``-n yolox-s``) gives YOLOX's experiment of that name on top of this project's
+    ``Exp`` (CPU/CUDA, checked data, typed options): YOLOX's own values, this project's behaviour.
+
     Raises:
         FileNotFoundError: ``exp_file`` does not exist.
         ImportError: the file fails to import (chained) or defines no ``Exp``.
@@ -37,5 +40,9 @@ def load_exp(exp_file=None, exp_name=None):
                 f"unknown experiment name {exp_name!r}: YOLOX knows yolox-nano, yolox-tiny, yolox-s, "
                 "yolox-m, yolox-l, yolox-x, yolov3; or give an exp file with -f"
             ) from e
-        return module.Exp()
+        from .base_exp import Exp
+
+        exp = type("Exp", (Exp, module.Exp), {"__module__": module_name})()
+        exp.exp_name = module_name.rsplit(".", 1)[1]
+        return exp
     raise ValueError("give an experiment file with -f/--exp_file or a name with -n/--name")

@@ -112,7 +112,8 @@ class FGDExp(Exp):
 
         if self.teacher_ckpt is None:
             raise CheckpointError("no teacher checkpoint: set teacher_ckpt in the experiment or pass `teacher_ckpt PATH`")
-        check_checkpoint_path(self.teacher_ckpt, "teacher checkpoint")
+        check_checkpoint_path(self.teacher_ckpt, "teacher checkpoint",
+                              "set teacher_ckpt in the experiment or pass `teacher_ckpt PATH` after the options")
 
     # ------------------------------------------------------------------ factories
     def fgd_params(self, level):
