@@ -19,10 +19,12 @@ def test_image_demo_writes_a_picture(tmp_path, tiny_data):
     ckpt = tmp_path / "m.pth"
     torch.save({"model": model.state_dict()}, ckpt)
     img = os.path.join(tiny_data, "val2017", sorted(os.listdir(os.path.join(tiny_data, "val2017")))[0])
+    work = tmp_path / "work"  # a fresh folder: an earlier run's picture cannot pass the test
+    work.mkdir()
     res = run_tool("demo", "image", "-f", TINY_EXP, "-c", ckpt, "--path", img, "--device", "cpu",
-                   "--save_result", "--conf", "0.0", "-expn", "d")
+                   "--save_result", "--conf", "0.0", "-expn", "d", cwd=work)
     assert res.returncode == 0, res.stderr[-2000:]
-    out = [f for _, _, files in os.walk(os.path.join(os.getcwd(), "YOLOX_outputs", "d", "vis_res")) for f in files]
+    out = [f for _, _, files in os.walk(work / "YOLOX_outputs" / "d" / "vis_res") for f in files]
     assert out, "no picture written"
     bad = run_tool("demo", "image", "-f", TINY_EXP, "-c", ckpt, "--path", tmp_path / "none.jpg", "--device", "cpu")
     assert bad.returncode != 0 and "image path not found" in bad.stderr
