@@ -1,5 +1,5 @@
 # Teacher of the demo and the distillation benchmark: YOLOX-s widths on the embedded dataset,
-# trained to convergence (100 epochs, about 80 min on 2 CPU cores). demo_assets/demo_yolox_s.pth
+# trained to convergence (60 epochs, about an hour on 2 CPU cores). demo_assets/demo_yolox_s.pth
 # is this experiment's EMA weights: see demo_assets/demo_yolox_s.json for the command.
 from yolox_fgd.exp.demo_exp import DemoExp
 
@@ -10,7 +10,7 @@ class Exp(DemoExp):
         self.depth = 0.33
         self.width = 0.50
         # ---------------- teacher schedule ---------------- #
-        self.max_epoch = 100
+        self.max_epoch = 60
         self.warmup_epochs = 2
         self.no_aug_epochs = 3
         self.ema_decay = 0.999

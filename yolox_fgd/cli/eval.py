@@ -1,7 +1,8 @@
 """``tools/eval.py``: COCO AP of a YOLOX checkpoint with pycocotools, on CPU or CUDA.
 
 Reads YOLOX checkpoints in both forms: ``{"model": state_dict, ...}`` (official releases and
-this project's trainer) and a bare state dict. Prints AP, AP50, AP75, APs, APm, APl.
+this project's trainer) and a bare state dict. Prints AP, AP50, AP75, APs, APm, APl. Under
+``torchrun`` or ``srun`` the processes split the validation set and rank 0 prints the result.
 """
 import argparse
 
@@ -9,6 +10,7 @@ import torch
 from loguru import logger
 
 from ..evaluators import format_ap_table
+from ..core.launch import launch_from_environment, launcher_environment
 from ..exp.build import load_exp
 from ..utils.checkpoint import CheckpointError, load_checkpoint, model_state_dict
 from ..utils.device import resolve_device
@@ -48,17 +50,29 @@ def load_model_weights(model, ckpt_path, device="cpu"):
     return model
 
 
-def evaluate_checkpoint(exp, ckpt_path, batch_size=16, device="auto", half=False):
-    """COCO statistics (dict of fractions, see ``STAT_NAMES``) and the summary text."""
-    device = resolve_device(device)
+def evaluate_checkpoint(exp, ckpt_path, batch_size=16, device="auto", half=False, distributed=False, local_rank=0):
+    """COCO statistics (dict of fractions, see ``STAT_NAMES``) and the summary text; with
+    ``distributed`` every process of the group evaluates its share (rank 0 gets the result)."""
+    device = resolve_device(device, local_rank)
     if half and device.type != "cuda":
         raise ValueError("--fp16 evaluation needs CUDA")
     model = exp.get_model()
     load_model_weights(model, ckpt_path, device="cpu")
     model.to(device).eval()
-    evaluator = exp.get_evaluator(batch_size=batch_size, is_distributed=False)
-    ap, ap50, summary = evaluator.evaluate(model, distributed=False, half=half)
+    evaluator = exp.get_evaluator(batch_size=batch_size, is_distributed=distributed)
+    ap, ap50, summary = evaluator.evaluate(model, distributed=distributed, half=half)
     return evaluator.stats, summary
+
+
+def _eval_worker(exp, args, env, result):
+    import torch.distributed as dist
+
+    stats, summary = evaluate_checkpoint(exp, args.ckpt, args.batch_size, args.device, args.fp16,
+                                         distributed=True, local_rank=env["local_rank"])
+    if dist.get_rank() == 0:
+        logger.info("\n" + summary)
+        print(format_ap_table(stats, title=args.experiment_name or (args.exp_file or args.name)), flush=True)
+        result["stats"] = stats
 
 
 def main(argv=None):
@@ -74,6 +88,16 @@ def main(argv=None):
     check_dataset(exp, splits=("val",))
     if not hasattr(exp, "resolve_data_dir"):
         raise ValueError("tools/eval.py needs a yolox_fgd experiment (-f exps/...)")
+    env = launcher_environment()
+    if env and env["world_size"] > 1:
+        if args.batch_size % env["world_size"]:
+            raise ValueError(f"-b/--batch-size {args.batch_size} does not split evenly over the "
+                             f"{env['world_size']} processes {env['launcher']} started")
+        device = resolve_device(args.device, env["local_rank"])
+        result = {}
+        launch_from_environment(_eval_worker, env, backend="nccl" if device.type == "cuda" else "gloo",
+                                args=(exp, args, env, result))
+        return result.get("stats")
     stats, summary = evaluate_checkpoint(exp, args.ckpt, args.batch_size, args.device, args.fp16)
     logger.info("\n" + summary)
     print(format_ap_table(stats, title=args.experiment_name or (args.exp_file or args.name)))

@@ -1,8 +1,12 @@
 """``tools/train.py``: YOLOX's training CLI, on CPU or CUDA, single or multi process.
 
-Same arguments as ``yolox/tools/train.py`` (0.3.0) plus ``--device {auto,cpu,cuda}``. Trailing
-``key value`` pairs set experiment attributes with typed parsing (``ema False``,
-``input_size (320,320)``, ``max_epoch 5``).
+Same arguments as ``yolox/tools/train.py`` (0.3.0) plus ``--device {auto,cpu,cuda}`` and
+``--peer-timeout``. Trailing ``key value`` pairs set experiment attributes with typed parsing
+(``ema False``, ``input_size (320,320)``, ``max_epoch 5``).
+
+Several processes: ``-d N`` (and ``--num_machines/--machine_rank/--dist-url`` across machines)
+spawns them as YOLOX does; under ``torchrun`` or SLURM's ``srun`` each process joins the group
+its launcher set up instead (``-d`` and the machine flags then must agree with it or be left out).
 """
 import argparse
 import os
@@ -14,7 +18,7 @@ import torch
 import torch.backends.cudnn as cudnn
 from loguru import logger
 
-from ..core.launch import launch
+from ..core.launch import DEFAULT_PEER_TIMEOUT, launch, launch_from_environment, launcher_environment
 from ..exp.build import load_exp
 from ..utils.device import resolve_device
 from .common import check_checkpoint_path, check_dataset, run_cli
@@ -43,6 +47,8 @@ def make_parser():
     parser.add_argument("-l", "--logger", type=str, default="tensorboard", help="tensorboard")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto: CUDA when available, else CPU")
+    parser.add_argument("--peer-timeout", type=float, default=DEFAULT_PEER_TIMEOUT,
+                        help="seconds without a heartbeat from a rank before the others stop, naming it")
     parser.add_argument("opts", help="experiment attributes: key value ...", default=None,
                         nargs=argparse.REMAINDER)
     return parser
@@ -61,6 +67,22 @@ def train_worker(exp, args):
     trainer = exp.get_trainer(args)
     trainer.train()
     return trainer
+
+
+def apply_launcher(args, env):
+    """Take the process layout from torchrun / srun; options that disagree with it are refused."""
+    given = {"-d/--devices": (args.devices, env["local_world_size"]),
+             "--num_machines": (args.num_machines, env["num_nodes"]),
+             "--machine_rank": (args.machine_rank, env["node_rank"])}
+    for option, (value, theirs) in given.items():
+        default = 1 if option == "--num_machines" else (0 if option == "--machine_rank" else None)
+        if value not in (default, theirs):
+            raise ValueError(f"{option} {value} disagrees with {env['launcher']}, which started {theirs} "
+                             f"(processes per machine / machines / this machine's rank): leave {option} out")
+    if args.dist_url is not None:
+        raise ValueError(f"--dist-url is for YOLOX's own launch; under {env['launcher']} the rendezvous is "
+                         f"{env['master_addr']}:{env['master_port']}: leave --dist-url out")
+    args.devices, args.num_machines, args.machine_rank = env["local_world_size"], env["num_nodes"], env["node_rank"]
 
 
 def check_args(args, device):
@@ -84,6 +106,8 @@ def check_args(args, device):
                          "--resume (without it training starts at epoch 1)")
     if args.fp16 and device.type != "cuda":
         raise ValueError("--fp16 needs CUDA; drop --fp16 or run with --device cuda")
+    if args.peer_timeout <= 2:
+        raise ValueError(f"--peer-timeout must be more than 2 seconds, got {args.peer_timeout}")
     if args.occupy:
         logger.warning("-o/--occupy is accepted for YOLOX compatibility and ignored")
     if args.devices is None:
@@ -103,7 +127,10 @@ def check_batch_split(args):
 
 def main(argv=None):
     args = make_parser().parse_args(argv)
-    device = resolve_device(args.device)
+    env = launcher_environment()
+    device = resolve_device(args.device, env["local_rank"] if env else 0)
+    if env:
+        apply_launcher(args, env)
     check_args(args, device)
     exp = load_exp(args.exp_file, args.name)
     exp.merge(args.opts)
@@ -125,9 +152,15 @@ def main(argv=None):
     if args.dist_backend is None:
         args.dist_backend = "nccl" if device.type == "cuda" else "gloo"
     args.device = device.type
-    logger.info(f"training on {device.type} with {args.devices} process(es)")
-    launch(train_worker, args.devices, args.num_machines, args.machine_rank,
-           backend=args.dist_backend, dist_url=args.dist_url, args=(exp, args))
+    world = args.devices * args.num_machines
+    how = f"started by {env['launcher']}, rank {env['rank']}" if env else "spawned here" if world > 1 else "this one"
+    logger.info(f"training on {device.type} with {world} process(es) ({how})")
+    if env and env["world_size"] > 1:
+        launch_from_environment(train_worker, env, backend=args.dist_backend, args=(exp, args),
+                                peer_timeout=args.peer_timeout)
+    else:
+        launch(train_worker, args.devices, args.num_machines, args.machine_rank, backend=args.dist_backend,
+               dist_url=args.dist_url, args=(exp, args), peer_timeout=args.peer_timeout)
 
 
 def cli():

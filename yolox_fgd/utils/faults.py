@@ -2,12 +2,19 @@
 
 ``YOLOX_FGD_KILL_AT=iter:K`` sends SIGKILL to the process after its K-th training iteration;
 ``save:K`` during its K-th checkpoint write, after the temporary file is written and before it
-replaces the target (the worst moment for a non-atomic writer).
+replaces the target (the worst moment for a non-atomic writer). ``iter:K@R`` kills only the
+process of global rank ``R`` of a distributed run (a lost rank, for the launch tests).
 """
 import os
 import signal
 
 __all__ = ["fault_point"]
+
+
+def _rank():
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 _counts = {}
 
@@ -18,6 +25,9 @@ def fault_point(kind):
         return
     want_kind, _, count = spec.partition(":")
     if want_kind != kind:
+        return
+    count, _, rank = count.partition("@")
+    if rank and int(rank) != _rank():
         return
     _counts[kind] = _counts.get(kind, 0) + 1
     if _counts[kind] == int(count):
