@@ -1,6 +1,6 @@
 """``FGDTrainer``: the device-agnostic YOLOX trainer with a frozen teacher and FGD losses.
 
-Per step (DESIGN section 2): the batch is resized to the multiscale size; the teacher's backbone
+Per step (docs/design.md, section 2): the batch is resized to the multiscale size; the teacher's backbone
 (and, with ``fgd_tap = "stems"``, its head's stems) runs on that same tensor under ``no_grad``,
 in eval mode re-asserted every step, under the student's autocast; the student runs with its
 targets while forward hooks capture its maps at the same tap; one ``FGDLoss`` per level adds to
