@@ -43,7 +43,9 @@ class FGDDiagnostics:
         """Compute and write the record of one iteration.
 
         Args:
-            graph_terms: ``{"detection": loss, "<term>_<level>": weighted term}`` with graphs.
+            graph_terms: ``{"detection": loss, "<term>_<level>": weighted term}`` with graphs (the
+                terms as they enter ``total_loss``: weights, scale normalisation and the
+                distillation factor applied).
             map_stats: ``{level: {"rms_s", "rms_t", "entropy_c_s", "entropy_c_t"}}``.
             params: the student's trainable parameters.
         """
@@ -54,7 +56,8 @@ class FGDDiagnostics:
                 rel[name] = gradient_norm(term, params) / det if det > 0 else float("nan")
         record = {
             "epoch": epoch, "iter": iteration, "distill_weight": distill_weight,
-            "detection_grad_norm": det, "grad_rel": rel,
+            "detection_loss": float(graph_terms["detection"]), "detection_grad_norm": det, "grad_rel": rel,
+            "terms": {name: float(term) for name, term in graph_terms.items() if name != "detection"},
             "maps": {lvl: {k: float(v) for k, v in stats.items()} for lvl, stats in map_stats.items()},
         }
         if self.path:

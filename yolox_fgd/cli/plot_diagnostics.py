@@ -1,0 +1,42 @@
+"""``tools/plot_diagnostics.py RUN_DIR [--out PNG]``: draw a run's FGD diagnostics.
+
+The run must have been trained with ``fgd_diagnostics_interval N`` (it writes
+``RUN_DIR/diagnostics.jsonl``). Also prints, per level and term, the median over the run of the
+gradient ratio and of the term's share of the total loss.
+"""
+import argparse
+import os
+import statistics
+
+from ..distill.diagnostics import read_diagnostics
+from ..visualize.diagnostics import plot_diagnostics
+from .common import run_cli
+
+__all__ = ["main"]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser("yolox-fgd plot_diagnostics", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a run folder with diagnostics.jsonl")
+    p.add_argument("--out", default=None, help="PNG (default RUN/diagnostics.png)")
+    args = p.parse_args(argv)
+    records = read_diagnostics(args.run)
+    if not records:
+        raise FileNotFoundError(f"{args.run}/diagnostics.jsonl is missing or empty: train with fgd_diagnostics_interval N")
+    out = args.out or os.path.join(args.run, "diagnostics.png")
+    plot_diagnostics(records, out, title=os.path.basename(os.path.normpath(args.run)))
+    print("| term | median grad / detection grad | median weighted value | max weighted value |")
+    print("|---|---|---|---|")
+    for key in records[0]["grad_rel"]:
+        g = [r["grad_rel"][key] for r in records]
+        v = [r["terms"][key] for r in records]
+        print(f"| {key} | {statistics.median(g):.3g} | {statistics.median(v):.3g} | {max(v):.3g} |")
+    print(f"| detection loss | 1 | {statistics.median(r['detection_loss'] for r in records):.3g} | "
+          f"{max(r['detection_loss'] for r in records):.3g} |")
+    print(f"\nplot: {out}")
+    return records
+
+
+def cli():
+    run_cli(main)
