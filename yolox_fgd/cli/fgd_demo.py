@@ -16,7 +16,6 @@ Stages (each says what it does; what exists is reused unless ``--fresh``):
 import argparse
 import json
 import os
-import re
 import time
 
 import torch
@@ -46,6 +45,8 @@ def make_parser():
     p.add_argument("--teacher-run", default=None,
                    help="use (and with --save-teacher export) a finished tools/train.py run of the teacher experiment")
     p.add_argument("--teacher-epochs", type=int, default=None, help="default: the teacher experiment's")
+    p.add_argument("--teacher-only", action="store_true",
+                   help="stop after the teacher stage (with --teacher-run and --save-teacher: export a finished run)")
     p.add_argument("--epochs", type=int, default=None, help="student epochs (default: the experiment's)")
     p.add_argument("-b", "--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
@@ -75,11 +76,15 @@ def train(exp_file, name, args, extra, epochs):
 
 
 def model_info(exp):
-    from yolox.utils import get_model_info
+    """Parameters (millions) and GFLOPs at the test size, counted as YOLOX's ``get_model_info``
+    does (thop at 64x64, scaled to the test size, multiply-adds x 2)."""
+    from copy import deepcopy
 
-    text = get_model_info(exp.get_model(), exp.test_size)
-    params, gflops = (float(x) for x in re.findall(r"([\d.]+)", text)[:2])
-    return params, gflops
+    from thop import profile
+
+    model = exp.get_model()
+    flops, params = profile(deepcopy(model), inputs=(torch.zeros(1, 3, 64, 64),), verbose=False)
+    return params / 1e6, flops / 1e9 * exp.test_size[0] * exp.test_size[1] / 64 / 64 * 2
 
 
 def evaluate(exp, ckpt, args):
@@ -195,6 +200,8 @@ def main(argv=None):
 
     say("stage 2/5: teacher")
     teacher_ckpt, teacher_s, teacher_metrics = stage_teacher(args, [])
+    if args.teacher_only:
+        return []
     say("stage 3/5: student without distillation")
     base_ckpt, base_s = train(args.student_exp, "student_baseline", args, [], args.epochs)
     say("stage 4/5: student with FGD")

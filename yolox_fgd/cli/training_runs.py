@@ -8,7 +8,6 @@ and an interrupted one (a ``latest_ckpt.pth`` without ``done.json``) continues w
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import time
 __all__ = ["REPO", "run_training", "run_record"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PROGRESS = re.compile(r"(epoch: \d+/\d+, iter: \d+/\d+).*?(total_loss: [\d.]+).*?(ETA: [\d:]+)")
 
 
 def _rel(path):
@@ -49,7 +47,7 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=16, device="cpu", 
 
     Args:
         opts: ``key value`` experiment options (strings or values).
-        log: where progress lines go.
+        log: where progress lines go (the trainer's own progress lines, shortened).
         progress_every: print every n-th progress line of the trainer.
 
     Returns:
@@ -96,11 +94,12 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=16, device="cpu", 
     tail, seen = [], 0
     for line in proc.stdout:
         tail = (tail + [line])[-40:]
-        m = PROGRESS.search(line)
-        if m:
+        if "ETA: " in line and "epoch: " in line:  # the trainer's progress line
             seen += 1
             if seen % progress_every == 0:
-                log(f"{name}: {m.group(1)}, {m.group(2)}, {m.group(3)}")
+                fields = line.split(" - ", 1)[-1].split(", ")
+                keep = [f for f in fields if f.startswith(("epoch:", "iter:", "total_loss:", "ETA:"))]
+                log(f"{name}: {', '.join(keep).strip()}")
     code = proc.wait()
     state["seconds"] += time.time() - start
     state["segments"] += 1
