@@ -102,7 +102,7 @@ def stage_teacher(args, common):
     if os.path.isfile(args.teacher_ckpt) and not args.retrain_teacher and not args.teacher_run:
         meta = json.load(open(sidecar)) if os.path.isfile(sidecar) else {}
         say(f"teacher: reusing {os.path.relpath(args.teacher_ckpt, REPO)} "
-            f"(trained with: {meta.get('command', 'see README')})")
+            f"({meta.get('epochs_trained', '?')} epochs, see {os.path.relpath(sidecar, REPO)} for the commands)")
         return args.teacher_ckpt, meta.get("seconds"), meta.get("metrics", [])
     if args.teacher_run:
         run_dir = args.teacher_run
