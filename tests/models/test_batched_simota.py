@@ -1,7 +1,5 @@
 """The batched SimOTA head assigns exactly as YOLOX 0.3.0's per-image SimOTA and gives the same losses."""
-import random
 
-import numpy as np
 import pytest
 import torch
 from yolox.models import YOLOXHead
@@ -181,15 +179,13 @@ def test_same_assignment_and_losses_on_embedded_dataset_batches(tiny_data, monke
     Mosaic cropping leaves zero-width or zero-height boxes; no anchor is both inside such a box and
     in its centre region, so all its candidates carry the 1e5 penalty, where float32 steps are
     0.0078 and exact cost ties are common. Stock ``torch.topk`` may then pick another of the equal
-    anchors (on this CPU it took the higher index); these seeded batches contain such ties."""
+    anchors (on this CPU it took the higher index); the batches of these experiment seeds contain such ties (32 and 36 do)."""
     plain, batched = models()
     exp = load_exp(TINY_EXP)
     topk = LowerIndexTopk()
     monkeypatch.setattr(torch, "topk", topk)
-    for seed in (0, 2, 5, 29):
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)
+    for seed in (0, 2, 32, 36):
+        exp.seed = seed  # the loader's augmentations are seeded from the experiment, by position
         imgs, targets, _, _ = next(iter(exp.get_data_loader(batch_size=4, is_distributed=False)))
         cap = head_inputs(plain, imgs)
         out_a, out_b = plain(imgs, targets.clone()), batched(imgs, targets.clone())
