@@ -61,3 +61,25 @@ def test_bad_arms_fail_before_training(tmp_path, tiny_teacher_ckpt):
     res = run_tool("distill_bench", "--out", tmp_path, "--arm", "x", "exps/none.py")
     assert res.returncode == 1 and "experiment file not found" in res.stderr
     assert not any(p.is_dir() for p in tmp_path.iterdir())
+
+
+def test_a_run_that_diverges_is_recorded_and_the_others_go_on(tmp_path, tiny_data, tiny_teacher_ckpt):
+    """An arm whose loss is infinite from the first step (the trainer stops under the "stop"
+    policy) does not abort the benchmark: the run is recorded as failed (failed.json, status
+    "failed", AP 0 with no evaluation), the table says so, the arm after it still trains, and a
+    second call keeps the failure instead of retrying it."""
+    args = ("distill_bench", "--out", tmp_path / "bench", "--seeds", "0", "--teacher-exp", TINY_TEACHER_EXP,
+            "--teacher-ckpt", tiny_teacher_ckpt, "-b", "4",
+            "--arm", "fgd_inf", TINY_FGD_EXP, "max_epoch", "1", "fgd_alpha", "1e38", "nonfinite_policy", "stop",
+            "--arm", "baseline", TINY_EXP, "max_epoch", "1")
+    res = run_tool(*args)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert "fgd_inf, seed 0: FAILED" in res.stdout
+    with open(tmp_path / "bench" / "distill_bench.json") as f:
+        arms = {a["name"]: a for a in json.load(f)["arms"]}
+    (run,) = arms["fgd_inf"]["runs"]
+    assert run["status"] == "failed" and run["ap"] == 0.0 and run["error"]
+    assert arms["baseline"]["runs"][0]["status"] == "ok"
+    assert "| fgd_inf | 1 (1 failed) |" in res.stdout
+    again = run_tool(*args)
+    assert again.returncode == 0 and "failed before (failed.json)" in again.stdout

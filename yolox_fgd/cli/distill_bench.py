@@ -144,22 +144,47 @@ def teacher_stats(args):
     return stats
 
 
+def record_failure(run_dir, err):
+    """Write ``failed.json`` for a run whose training exited with an error (e.g. it diverged:
+    the trainer stops after repeated non-finite losses). A later call retries it only with ``--fresh``."""
+    os.makedirs(run_dir, exist_ok=True)
+    spec = {}
+    if os.path.isfile(os.path.join(run_dir, "run.json")):
+        with open(os.path.join(run_dir, "run.json")) as f:
+            spec = json.load(f)
+    with open(os.path.join(run_dir, "failed.json"), "w") as f:
+        json.dump({"error": str(err)[-4000:], **spec}, f, indent=1)
+
+
 def collect(name, exp_path, opts, seeds, out):
-    """The finished runs of an arm: ``[{"seed", "ap", ..., "train_time_s", "metrics"}]``."""
+    """The runs of an arm: ``[{"seed", "ap", ..., "train_time_s", "status", "metrics"}]``.
+
+    A finished run reports its last evaluation (``status`` "ok"); a failed one (``failed.json``)
+    reports the last evaluation it reached, or 0 for every statistic if none (``status``
+    "failed", with the run's last log lines in ``error``): a configuration that diverges on some
+    seeds is charged for it in the mean.
+    """
     from ..visualize.ap_curves import read_metrics
     from .training_runs import run_record
 
     runs = []
     for seed in seeds:
         run_dir = os.path.join(out, name, f"seed{seed}")
-        done = run_record(run_dir)
-        metrics = read_metrics(run_dir)
-        if done is None or not metrics:
-            continue
-        last = metrics[-1]
-        runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 2) for k in STAT_KEYS},
-                     "epochs": last["epoch"], "train_time_s": round(done["seconds"], 1),
-                     "command": done["command"], "metrics": metrics})
+        done, metrics = run_record(run_dir), read_metrics(run_dir)
+        failed_path = os.path.join(run_dir, "failed.json")
+        if done is not None and metrics:
+            last = metrics[-1]
+            runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 2) for k in STAT_KEYS},
+                         "epochs": last["epoch"], "train_time_s": round(done["seconds"], 1), "status": "ok",
+                         "command": done["command"], "metrics": metrics})
+        elif os.path.isfile(failed_path):
+            with open(failed_path) as f:
+                failed = json.load(f)
+            last = metrics[-1] if metrics else {k: 0.0 for k in STAT_KEYS}
+            runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 2) for k in STAT_KEYS},
+                         "epochs": last.get("epoch", 0), "train_time_s": round(failed.get("seconds", 0.0), 1),
+                         "status": "failed", "error": failed["error"].strip().splitlines()[-1:],
+                         "metrics": metrics})
     return runs
 
 
@@ -194,7 +219,9 @@ def format_table(arms, teacher_ap):
             continue
         cells = [f"{arm['mean'][k]:.1f} ± {arm['std'][k]:.1f}" for k in ("ap", "ap50", "aps", "apm", "apl")]
         gap = "" if arm["gap_closed_pct"] is None else f"{arm['gap_closed_pct']:+.0f}%"
-        lines.append(f"| {arm['name']} | {len(arm['runs'])} | " + " | ".join(cells) +
+        failed = sum(r["status"] == "failed" for r in arm["runs"])
+        seeds = f"{len(arm['runs'])}" + (f" ({failed} failed)" if failed else "")
+        lines.append(f"| {arm['name']} | {seeds} | " + " | ".join(cells) +
                      f" | {arm['mean']['train_time_s']:.0f} ± {arm['std']['train_time_s']:.0f} | {gap} |")
     return "\n".join(lines)
 
@@ -210,12 +237,21 @@ def main(argv=None):
         for k, ((name, exp_path, opts, is_fgd), seed) in enumerate(todo):
             run_opts = ["seed", str(seed), *opts] + (["teacher_ckpt", args.teacher_ckpt] if is_fgd else [])
             start = time.time()
-            done = run_training(exp_path, os.path.join(args.out, name), f"seed{seed}", run_opts, args.batch_size,
-                                args.device, fresh=args.fresh, log=say, progress_every=10)
+            run_dir = os.path.join(args.out, name, f"seed{seed}")
+            if os.path.isfile(os.path.join(run_dir, "failed.json")) and not args.fresh:
+                say(f"{name}, seed {seed}: failed before (failed.json); kept as failed, --fresh retrains it")
+                continue
+            try:
+                run_training(exp_path, os.path.join(args.out, name), f"seed{seed}", run_opts, args.batch_size,
+                             args.device, fresh=args.fresh, log=say, progress_every=10)
+            except RuntimeError as err:  # diverged or crashed: recorded, the other runs go on
+                record_failure(run_dir, err)
+                say(f"{name}, seed {seed}: FAILED, recorded in {os.path.relpath(run_dir, REPO)}/failed.json; "
+                    f"it counts with the AP of its last evaluation (0 if none)")
             if time.time() - start > 5:
                 trained += 1
             left = len(todo) - k - 1
-            per_run = (time.time() - t0) / trained if trained else done["seconds"]
+            per_run = (time.time() - t0) / max(trained, 1)
             eta = datetime.timedelta(seconds=int(per_run * left))
             say(f"{k + 1}/{len(todo)} runs done ({name}, seed {seed}); ETA {eta} for the {left} left")
     teacher = teacher_stats(args)
