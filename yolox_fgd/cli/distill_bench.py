@@ -20,6 +20,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 
 from ..exp.build import load_exp
@@ -82,7 +83,10 @@ def make_parser():
     p.add_argument("--teacher-exp", default=os.path.join(REPO, "exps", "demo", "demo_yolox_s.py"))
     p.add_argument("--teacher-ckpt", default=os.path.join(REPO, "demo_assets", "demo_yolox_s.pth"),
                    help="the teacher of every FGD arm (passed as teacher_ckpt)")
-    p.add_argument("-b", "--batch-size", type=int, default=16)
+    p.add_argument("-b", "--batch-size", type=int, default=8)
+    p.add_argument("-j", "--jobs", type=int, default=2,
+                   help="runs trained side by side (default 2: one per core of a 2-core machine)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (OMP_NUM_THREADS)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--report", action="store_true", help="train nothing: report the finished runs")
     p.add_argument("--fresh", action="store_true", help="retrain runs that exist")
@@ -226,34 +230,52 @@ def format_table(arms, teacher_ap):
     return "\n".join(lines)
 
 
+def train_all(args, todo):
+    """Train (or reuse, or resume) every ``(arm, seed)``, ``args.jobs`` at a time, with an ETA
+    after each run. A failed run is recorded (:func:`record_failure`) and the others go on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if args.jobs < 1 or args.threads < 1:
+        raise ValueError(f"--jobs and --threads must be at least 1, got {args.jobs} and {args.threads}")
+    lock, state = threading.Lock(), {"finished": 0, "trained": 0, "t0": time.time()}
+
+    def one(item):
+        (name, exp_path, opts, is_fgd), seed = item
+        run_opts = ["seed", str(seed), *opts] + (["teacher_ckpt", args.teacher_ckpt] if is_fgd else [])
+        run_dir = os.path.join(args.out, name, f"seed{seed}")
+        if os.path.isfile(os.path.join(run_dir, "failed.json")) and not args.fresh:
+            say(f"{name}, seed {seed}: failed before (failed.json); kept as failed, --fresh retrains it")
+        else:
+            start = time.time()
+            try:
+                run_training(exp_path, os.path.join(args.out, name), f"seed{seed}", run_opts, args.batch_size,
+                             args.device, fresh=args.fresh, log=lambda msg: say(f"{name}/{msg}"), progress_every=10,
+                             threads=args.threads)
+            except RuntimeError as err:  # diverged or crashed: recorded, the other runs go on
+                record_failure(run_dir, err)
+                say(f"{name}, seed {seed}: FAILED, recorded in {os.path.relpath(run_dir, REPO)}/failed.json; "
+                    f"it counts with the AP of its last evaluation (0 if none)")
+            with lock:
+                state["trained"] += time.time() - start > 5
+        with lock:
+            state["finished"] += 1
+            left = len(todo) - state["finished"]
+            per_run = (time.time() - state["t0"]) / max(state["trained"], 1)
+            eta = datetime.timedelta(seconds=int(per_run * left / args.jobs))
+            say(f"{state['finished']}/{len(todo)} runs done ({name}, seed {seed}); ETA {eta} for the {left} left")
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(one, todo))
+
+
 def main(argv=None):
     args = make_parser().parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     arms = resolve_arms(args)
     todo = [(a, s) for a in arms for s in args.seeds]
     say(f"{len(arms)} arm(s) x {len(args.seeds)} seed(s) = {len(todo)} run(s) in {args.out}")
-    trained, t0 = 0, time.time()
     if not args.report:
-        for k, ((name, exp_path, opts, is_fgd), seed) in enumerate(todo):
-            run_opts = ["seed", str(seed), *opts] + (["teacher_ckpt", args.teacher_ckpt] if is_fgd else [])
-            start = time.time()
-            run_dir = os.path.join(args.out, name, f"seed{seed}")
-            if os.path.isfile(os.path.join(run_dir, "failed.json")) and not args.fresh:
-                say(f"{name}, seed {seed}: failed before (failed.json); kept as failed, --fresh retrains it")
-                continue
-            try:
-                run_training(exp_path, os.path.join(args.out, name), f"seed{seed}", run_opts, args.batch_size,
-                             args.device, fresh=args.fresh, log=say, progress_every=10)
-            except RuntimeError as err:  # diverged or crashed: recorded, the other runs go on
-                record_failure(run_dir, err)
-                say(f"{name}, seed {seed}: FAILED, recorded in {os.path.relpath(run_dir, REPO)}/failed.json; "
-                    f"it counts with the AP of its last evaluation (0 if none)")
-            if time.time() - start > 5:
-                trained += 1
-            left = len(todo) - k - 1
-            per_run = (time.time() - t0) / max(trained, 1)
-            eta = datetime.timedelta(seconds=int(per_run * left))
-            say(f"{k + 1}/{len(todo)} runs done ({name}, seed {seed}); ETA {eta} for the {left} left")
+        train_all(args, todo)
     teacher = teacher_stats(args)
     teacher_ap = 100 * teacher["AP"]
     results = summarize([{"name": n, "exp": os.path.relpath(e, REPO), "overrides": o,
@@ -271,7 +293,8 @@ def main(argv=None):
                     "ap": round(teacher_ap, 2), **{k.lower(): round(100 * teacher[k], 2) for k in STAT_KEYS[1:]}},
         "arms": [{k: a[k] for k in ("name", "exp", "overrides", "runs", "mean", "std", "gap_closed_pct")}
                  for a in results],
-        "seeds": args.seeds, "batch_size": args.batch_size, "device": args.device,
+        "seeds": args.seeds, "batch_size": args.batch_size, "device": args.device, "jobs": args.jobs,
+        "threads_per_run": args.threads,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}" if args.device == "cpu"
         else "cuda", "command": " ".join(["python", "tools/distill_bench.py"] + list(sys.argv[1:] if argv is None else argv)),
         "date": datetime.date.today().isoformat(), "table": table,

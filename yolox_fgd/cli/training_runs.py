@@ -41,14 +41,17 @@ def run_record(run_dir):
     return _read(path) if os.path.isfile(path) else None
 
 
-def run_training(exp_file, out_dir, name, opts=(), batch_size=16, device="cpu", fp16=False, fresh=False,
-                 log=print, progress_every=1):
+def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", fp16=False, fresh=False,
+                 log=print, progress_every=1, threads=None):
     """Train ``exp_file`` into ``out_dir/name`` (or reuse / resume it).
 
     Args:
         opts: ``key value`` experiment options (strings or values).
         log: where progress lines go (the trainer's own progress lines, shortened).
         progress_every: print every n-th progress line of the trainer.
+        threads: torch's CPU threads in the run (``OMP_NUM_THREADS``; ``None``: torch's default).
+            On a 2-core machine one thread per run is faster than two (the loader worker and
+            the trainer otherwise compete for the cores; docs/distill_bench.md has the numbers).
 
     Returns:
         ``done.json``'s dict: ``spec``, ``seconds`` (wall seconds of all segments),
@@ -90,6 +93,8 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=16, device="cpu", 
     log(f"{name}: {'resuming' if resume else 'training'} (python {shown})")
     start = time.time()
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
     tail, seen = [], 0
     for line in proc.stdout:

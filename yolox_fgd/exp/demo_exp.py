@@ -36,7 +36,7 @@ class DemoExp(Exp):
         self.input_size = (96, 96)
         self.test_size = (96, 96)
         self.multiscale_range = 1  # 64 .. 128
-        self.data_num_workers = 2
+        self.data_num_workers = 1  # one worker and one torch thread per run: see docs/distill_bench.md
         # ---------------- augmentation ---------------- #
         self.mosaic_scale = (0.5, 1.5)
         self.enable_mixup = False
@@ -58,10 +58,23 @@ class DemoExp(Exp):
 class FGDDemoExp(FGDExp, DemoExp):
     """FGD on the demo dataset: ``DemoExp``'s data and schedule with ``FGDExp``'s teacher fields.
 
-    The FGD weights stay the paper's; ``fgd_ref_size`` is the demo's input size, so the
-    multiscale normalisation is 1 at the nominal size, as 640 is for COCO.
+    ``fgd_ref_size`` follows the input size (the multiscale normalisation is 1 at the nominal
+    size, as 640 is for COCO), also when ``input_size`` is changed after construction
+    (``input_size (320,320)`` on the command line, ``tools/fgd_demo.py --cuda-large``); setting
+    ``fgd_ref_size`` (a size, or ``None`` for no normalisation) fixes it.
     """
+
+    _FOLLOW = "input_size"
 
     def __init__(self):
         super().__init__()
-        self.fgd_ref_size = self.input_size[0]
+        self._fgd_ref_size = self._FOLLOW
+
+    @property
+    def fgd_ref_size(self):
+        ref = getattr(self, "_fgd_ref_size", self._FOLLOW)
+        return self.input_size[0] if ref == self._FOLLOW else ref
+
+    @fgd_ref_size.setter
+    def fgd_ref_size(self, value):
+        self._fgd_ref_size = value
