@@ -56,8 +56,8 @@ class FGDDiagnostics:
                 rel[name] = gradient_norm(term, params) / det if det > 0 else float("nan")
         record = {
             "epoch": epoch, "iter": iteration, "distill_weight": distill_weight,
-            "detection_loss": float(graph_terms["detection"]), "detection_grad_norm": det, "grad_rel": rel,
-            "terms": {name: float(term) for name, term in graph_terms.items() if name != "detection"},
+            "detection_loss": float(graph_terms["detection"].detach()), "detection_grad_norm": det, "grad_rel": rel,
+            "terms": {name: float(term.detach()) for name, term in graph_terms.items() if name != "detection"},
             "maps": {lvl: {k: float(v) for k, v in stats.items()} for lvl, stats in map_stats.items()},
         }
         if self.path:
