@@ -34,24 +34,52 @@ FGD = "exps/demo/fgd_demo_nano.py"
 TUNED = "exps/demo/fgd_demo_nano_tuned.py"
 STAT_KEYS = ("AP", "AP50", "APs", "APm", "APl")
 
+# all four FGD weights times a factor (the ratios of the paper kept, as yzd-v/FGD issue 11 advises)
+def scaled_weights(factor):
+    """``fgd_alpha .. fgd_lambda`` overrides: the paper's weights (2e-3, 1e-3, 1e-3, 1e-5) x ``factor``."""
+    return [item for key, w in (("fgd_alpha", 2e-3), ("fgd_beta", 1e-3), ("fgd_gamma", 1e-3), ("fgd_lambda", 1e-5))
+            for item in (key, _short_float(w * factor))]
+
+
+def _short_float(value):
+    """``2e-4`` rather than ``0.0002`` or ``2e-04`` (a run folder remembers its options as text)."""
+    mantissa, exponent = f"{value:.3e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+NORM = ["fgd_feature_norm", "True"]
+
 # name -> [(arm, experiment file, overrides)]
 SUITES = {
-    # issue 11: the paper's settings and each remedy alone
+    # issue 11: the paper's settings and each remedy alone (on the paper's weights)
     "remedies": [
         ("baseline", STUDENT, []),
         ("fgd_paper", FGD, []),
-        ("fgd_paper_stems", FGD, ["fgd_tap", "stems"]),
-        ("fgd_feature_norm", FGD, ["fgd_feature_norm", "True"]),
+        ("fgd_feature_norm", FGD, NORM),
         ("fgd_channel_ref", FGD, ["fgd_channel_ref", "256"]),
         ("fgd_calibrate", FGD, ["fgd_calibrate_iters", "50"]),
         ("fgd_cosine", FGD, ["fgd_decay", "cosine"]),
         ("fgd_stop", FGD, ["fgd_stop_epoch", "6"]),
         ("fgd_grad_clip", FGD, ["grad_clip_norm", "30"]),
     ],
-    # the recommended configuration (exps/demo/fgd_demo_nano_tuned.py)
+    # feature normalisation with the paper's weights scaled down (the PAFPN tap)
+    "weights": [
+        ("baseline", STUDENT, []),
+        ("fgd_fn_w01", FGD, NORM + scaled_weights(0.1)),
+        ("fgd_fn_w003", FGD, NORM + scaled_weights(0.03)),
+        ("fgd_fn_w001", FGD, NORM + scaled_weights(0.01)),
+    ],
+    # the recommended configuration (exps/demo/fgd_demo_nano_tuned.py) and the paper's settings
     "tuned": [
         ("baseline", STUDENT, []),
+        ("fgd_paper", FGD, []),
         ("fgd_tuned", TUNED, []),
+    ],
+    # issue 14: the recommended configuration on either tap
+    "taps": [
+        ("fgd_tuned", TUNED, []),
+        ("fgd_tuned_pafpn", TUNED, ["fgd_tap", "pafpn"]),
+        ("fgd_tuned_stems", TUNED, ["fgd_tap", "stems"]),
     ],
     # the source document's variants, on the recommended configuration
     "variants": [
