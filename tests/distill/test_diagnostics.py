@@ -14,6 +14,7 @@ def test_gradient_norm_is_linear_and_keeps_the_graph():
     loss = (a ** 2).sum() / 2  # gradient a = (3, 4), norm 5
     assert gradient_norm(loss, [a, b]) == 5.0
     assert gradient_norm(2 * loss, [a, b]) == 10.0
+    assert gradient_norm(loss, [a, b], subset=[1]) == (5.0, 0.0)  # b alone: untouched
     loss.backward()
     assert torch.equal(a.grad, torch.tensor([3.0, 4.0]))
 
@@ -30,6 +31,10 @@ def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data,
         assert set(r["grad_rel"]) == {f"{t}_{lvl}" for t in ("fg", "bg", "attention", "rela") for lvl in ("p3", "p4", "p5")}
         assert all(v >= 0 for v in r["grad_rel"].values()) and r["detection_grad_norm"] > 0
         assert r["grad_rel"]["fg_p3"] > 0
+        # where FGD reaches (backbone and PAFPN) the detection gradient is a part of the whole,
+        # so the same FGD gradient weighs more there
+        assert 0 < r["detection_grad_norm_reached"] < r["detection_grad_norm"]
+        assert r["grad_rel_reached"]["fg_p3"] > r["grad_rel"]["fg_p3"]
         for stats in r["maps"].values():
             assert stats["rms_t"] > 0 and 0 <= stats["entropy_c_s"] <= 6
     assert "FGD diagnostics at iteration 4" in res.stdout + res.stderr

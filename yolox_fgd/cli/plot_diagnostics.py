@@ -2,7 +2,8 @@
 
 The run must have been trained with ``fgd_diagnostics_interval N`` (it writes
 ``RUN_DIR/diagnostics.jsonl``). Also prints, per level and term, the median over the run of the
-gradient ratio and of the term's share of the total loss.
+gradient ratio (over the whole student, and over the parameters FGD reaches: backbone and
+PAFPN, plus the head's stems with the stem tap) and of the weighted term.
 """
 import argparse
 import os
@@ -26,13 +27,16 @@ def main(argv=None):
         raise FileNotFoundError(f"{args.run}/diagnostics.jsonl is missing or empty: train with fgd_diagnostics_interval N")
     out = args.out or os.path.join(args.run, "diagnostics.png")
     plot_diagnostics(records, out, title=os.path.basename(os.path.normpath(args.run)))
-    print("| term | median grad / detection grad | median weighted value | max weighted value |")
-    print("|---|---|---|---|")
+    reached = all("grad_rel_reached" in r for r in records)
+    print("| term | median grad / detection grad | " + ("median, where FGD reaches | " if reached else "") +
+          "median weighted value | max weighted value |")
+    print("|---|---|---|---|" + ("---|" if reached else ""))
     for key in records[0]["grad_rel"]:
         g = [r["grad_rel"][key] for r in records]
         v = [r["terms"][key] for r in records]
-        print(f"| {key} | {statistics.median(g):.3g} | {statistics.median(v):.3g} | {max(v):.3g} |")
-    print(f"| detection loss | 1 | {statistics.median(r['detection_loss'] for r in records):.3g} | "
+        part = f"{statistics.median(r['grad_rel_reached'][key] for r in records):.3g} | " if reached else ""
+        print(f"| {key} | {statistics.median(g):.3g} | {part}{statistics.median(v):.3g} | {max(v):.3g} |")
+    print(f"| detection loss | 1 | {'1 | ' if reached else ''}{statistics.median(r['detection_loss'] for r in records):.3g} | "
           f"{max(r['detection_loss'] for r in records):.3g} |")
     print(f"\nplot: {out}")
     return records

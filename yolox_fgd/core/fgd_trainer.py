@@ -135,9 +135,12 @@ class FGDTrainer(Trainer):
         graph_terms = outputs.pop("graph_terms", None)
         map_stats = outputs.pop("map_stats", None)
         if graph_terms is not None:
+            named = [(n, p) for n, p in self.student.named_parameters() if p.requires_grad]
+            reached = [i for i, (n, _) in enumerate(named)
+                       if n.startswith("backbone.") or (self.exp.fgd_tap == "stems" and n.startswith("head.stems."))]
             self.diagnostics.record(
-                graph_terms, map_stats, [p for p in self.student.parameters() if p.requires_grad],
-                epoch=self.epoch + 1, iteration=self.progress_in_iter + 1, distill_weight=self.last_distill_weight)
+                graph_terms, map_stats, [p for _, p in named], epoch=self.epoch + 1,
+                iteration=self.progress_in_iter + 1, distill_weight=self.last_distill_weight, reached=reached)
 
     # ------------------------------------------------------------------ epochs / checkpoints
     def after_epoch(self):

@@ -20,13 +20,21 @@ from .schedule import TERMS
 __all__ = ["FGDDiagnostics", "gradient_norm", "read_diagnostics"]
 
 
-def gradient_norm(loss, params):
-    """L2 norm of ``d loss / d params`` (the graph is kept for the real backward)."""
+def gradient_norm(loss, params, subset=None):
+    """L2 norm of ``d loss / d params`` (the graph is kept for the real backward).
+
+    With ``subset`` (indices into ``params``) also the norm over those parameters alone:
+    returns ``(norm, subset_norm)``.
+    """
     grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-    grads = [g for g in grads if g is not None]
-    if not grads:
-        return 0.0
-    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
+
+    def norm(gs):
+        gs = [g for g in gs if g is not None]
+        return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in gs]))) \
+            if gs else 0.0
+    if subset is None:
+        return norm(grads)
+    return norm(grads), norm([grads[i] for i in subset])
 
 
 class FGDDiagnostics:
@@ -39,7 +47,7 @@ class FGDDiagnostics:
     def __init__(self, run_dir):
         self.path = os.path.join(run_dir, "diagnostics.jsonl") if run_dir else None
 
-    def record(self, graph_terms, map_stats, params, epoch, iteration, distill_weight):
+    def record(self, graph_terms, map_stats, params, epoch, iteration, distill_weight, reached=None):
         """Compute and write the record of one iteration.
 
         Args:
@@ -48,23 +56,33 @@ class FGDDiagnostics:
                 distillation factor applied).
             map_stats: ``{level: {"rms_s", "rms_t", "entropy_c_s", "entropy_c_t"}}``.
             params: the student's trainable parameters.
+            reached: indices into ``params`` of those the FGD terms reach (the backbone and PAFPN,
+                and the head's stems with the stem tap): ``grad_rel_reached`` compares the two
+                gradients there, where the detection gradient is much smaller than over the
+                whole model (the head's). ``None``: not computed.
         """
-        det = gradient_norm(graph_terms["detection"], params)
-        rel = {}
+        det, det_reached = gradient_norm(graph_terms["detection"], params, reached or [])
+        rel, rel_reached = {}, {}
         for name, term in graph_terms.items():
             if name != "detection":
-                rel[name] = gradient_norm(term, params) / det if det > 0 else float("nan")
+                full, part = gradient_norm(term, params, reached or [])
+                rel[name] = full / det if det > 0 else float("nan")
+                rel_reached[name] = part / det_reached if det_reached > 0 else float("nan")
         record = {
             "epoch": epoch, "iter": iteration, "distill_weight": distill_weight,
             "detection_loss": float(graph_terms["detection"].detach()), "detection_grad_norm": det, "grad_rel": rel,
             "terms": {name: float(term.detach()) for name, term in graph_terms.items() if name != "detection"},
             "maps": {lvl: {k: float(v) for k, v in stats.items()} for lvl, stats in map_stats.items()},
         }
+        if reached:
+            record["detection_grad_norm_reached"], record["grad_rel_reached"] = det_reached, rel_reached
         if self.path:
             with open(self.path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         levels = ", ".join(
             f"{lvl}: grad/det " + " ".join(f"{t} {rel[f'{t}_{lvl}']:.3g}" for t in TERMS) +
+            ("" if not reached else " (where FGD reaches: " +
+             " ".join(f"{t} {rel_reached[f'{t}_{lvl}']:.3g}" for t in TERMS) + ")") +
             f", rms s/t {s['rms_s']:.3g}/{s['rms_t']:.3g}, H_c s/t {s['entropy_c_s']:.2f}/{s['entropy_c_t']:.2f}"
             for lvl, s in record["maps"].items())
         logger.info(f"FGD diagnostics at iteration {iteration} (weight {distill_weight:.3g}, detection grad norm "
