@@ -68,6 +68,9 @@ SUITES = {
         ("fgd_fn_w01", FGD, NORM + scaled_weights(0.1)),
         ("fgd_fn_w003", FGD, NORM + scaled_weights(0.03)),
         ("fgd_fn_w001", FGD, NORM + scaled_weights(0.01)),
+        ("fgd_fn_w003_cos", FGD, NORM + scaled_weights(0.03) + ["fgd_decay", "cosine"]),
+        ("fgd_fn_w001_stop5", FGD, NORM + scaled_weights(0.01) + ["fgd_stop_epoch", "5"]),
+        ("fgd_fn_stems_w001", FGD, NORM + ["fgd_tap", "stems"] + scaled_weights(0.01)),
     ],
     # the recommended configuration (exps/demo/fgd_demo_nano_tuned.py) and the paper's settings
     "tuned": [
@@ -77,8 +80,7 @@ SUITES = {
     ],
     # issue 14: the recommended configuration on either tap
     "taps": [
-        ("fgd_tuned", TUNED, []),
-        ("fgd_tuned_pafpn", TUNED, ["fgd_tap", "pafpn"]),
+        ("fgd_tuned", TUNED, []),  # the PAFPN outputs
         ("fgd_tuned_stems", TUNED, ["fgd_tap", "stems"]),
     ],
     # the source document's variants, on the recommended configuration
