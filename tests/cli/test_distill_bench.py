@@ -35,6 +35,12 @@ def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny
             assert f"seed {run['seed']}" in run["command"]
         aps = [r["ap"] for r in arm["runs"]]
         assert abs(arm["mean"]["ap"] - sum(aps) / 2) < 1e-9
+    # the gain is paired by seed; with the baseline's seeds the gap closed is the issue's formula
+    base_runs, fgd_runs = arms["baseline"]["runs"], arms["fgd"]["runs"]
+    diffs = [f["ap"] - b["ap"] for f, b in zip(fgd_runs, base_runs)]
+    gain = arms["fgd"]["gain_ap"]
+    assert gain["seeds"] == [0, 1] and abs(gain["mean"] - sum(diffs) / 2) < 1e-9
+    assert abs(gain["std"] - abs(diffs[0] - diffs[1]) / 2 ** 0.5) < 1e-9
     base = arms["baseline"]["mean"]["ap"]
     if data["teacher"]["ap"] > base:
         expected = 100 * (arms["fgd"]["mean"]["ap"] - base) / (data["teacher"]["ap"] - base)
@@ -83,3 +89,21 @@ def test_a_run_that_diverges_is_recorded_and_the_others_go_on(tmp_path, tiny_dat
     assert "| fgd_inf | 1 (1 failed) |" in res.stdout
     again = run_tool(*args)
     assert again.returncode == 0 and "failed before (failed.json)" in again.stdout
+
+
+def test_an_arm_on_fewer_seeds_is_compared_with_the_baseline_on_its_seeds():
+    """With a 3-seed baseline (20, 28, 22 AP) and an arm run on seed 0 only (21 AP), the gain is
+    +1 against seed 0's baseline, not -2.3 against the 3-seed mean, and the gap closed is
+    1 / (teacher - 20); the table prints the paired gain."""
+    from yolox_fgd.cli.distill_bench import format_table, summarize
+
+    arms = [{"name": "baseline", "runs": [{"seed": 0, "ap": 20.0}, {"seed": 1, "ap": 28.0}, {"seed": 2, "ap": 22.0}]},
+            {"name": "one_seed", "runs": [{"seed": 0, "ap": 21.0}]}]
+    for arm in arms:
+        for run in arm["runs"]:
+            run.update(ap50=0.0, aps=0.0, apm=0.0, apl=0.0, train_time_s=1.0, status="ok")
+    summarize(arms, 70.0)
+    assert arms[1]["gain_ap"] == {"mean": 1.0, "std": 0.0, "seeds": [0]}
+    assert arms[1]["gap_closed_pct"] == 2.0
+    assert "| one_seed | 1 | 21.0 ± 0.0 |" in format_table(arms, 70.0)
+    assert "+1.0 ± 0.0 | +2.0% |" in format_table(arms, 70.0)

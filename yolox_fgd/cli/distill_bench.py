@@ -229,34 +229,49 @@ def _mean_std(values):
 
 
 def summarize(arms, teacher_ap):
-    """Per arm: mean and std of each statistic and the gap closed against the ``baseline`` arm."""
+    """Per arm: mean and std of each statistic, the paired gain over the ``baseline`` arm and the
+    share of the teacher-student gap closed.
+
+    The gain is paired by seed (an arm's run of seed k against the baseline's run of seed k: the
+    same initial student and the same data), over the seeds both have: ``gain_ap`` holds its mean,
+    standard deviation and the seeds. The gap closed is ``mean gain / (teacher - baseline)`` with the
+    baseline's mean over those seeds, which for an arm with the baseline's seeds is
+    ``(arm - baseline) / (teacher - baseline)``; an arm run on fewer seeds is compared on its seeds
+    only, not with the baseline's other draws.
+    """
     base = next((a for a in arms if a["name"] == "baseline"), None)
-    base_ap = _mean_std([r["ap"] for r in base["runs"]])[0] if base and base["runs"] else None
+    base_by_seed = {r["seed"]: r["ap"] for r in base["runs"]} if base else {}
     for arm in arms:
         arm["mean"], arm["std"] = {}, {}
         for key in [k.lower() for k in STAT_KEYS] + ["train_time_s"]:
             arm["mean"][key], arm["std"][key] = _mean_std([r[key] for r in arm["runs"]])
-        gap = None
-        if base_ap is not None and arm["runs"] and teacher_ap > base_ap:
-            gap = 100 * (arm["mean"]["ap"] - base_ap) / (teacher_ap - base_ap)
-        arm["gap_closed_pct"] = gap
+        paired = [(r["ap"], base_by_seed[r["seed"]], r["seed"]) for r in arm["runs"] if r["seed"] in base_by_seed]
+        arm["gain_ap"], arm["gap_closed_pct"] = None, None
+        if paired:
+            gain_mean, gain_std = _mean_std([a - b for a, b, _ in paired])
+            arm["gain_ap"] = {"mean": gain_mean, "std": gain_std, "seeds": [k for _, _, k in paired]}
+            base_ap = statistics.mean(b for _, b, _ in paired)
+            if teacher_ap > base_ap:
+                arm["gap_closed_pct"] = 100 * gain_mean / (teacher_ap - base_ap)
     return arms
 
 
 def format_table(arms, teacher_ap):
-    head = ("| arm | seeds | AP | AP50 | APs | APm | APl | train time (s) | gap closed |\n"
-            "|---|---|---|---|---|---|---|---|---|")
-    lines = [head, f"| teacher | - | {teacher_ap:.1f} | | | | | | |"]
+    head = ("| arm | seeds | AP | AP50 | APs | APm | APl | train time (s) | AP - baseline, paired | gap closed |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head, f"| teacher | - | {teacher_ap:.1f} | | | | | | | |"]
     for arm in arms:
         if not arm["runs"]:
-            lines.append(f"| {arm['name']} | 0 | not run | | | | | | |")
+            lines.append(f"| {arm['name']} | 0 | not run | | | | | | | |")
             continue
         cells = [f"{arm['mean'][k]:.1f} ± {arm['std'][k]:.1f}" for k in ("ap", "ap50", "aps", "apm", "apl")]
-        gap = "" if arm["gap_closed_pct"] is None else f"{arm['gap_closed_pct']:+.0f}%"
+        gap = "" if arm["gap_closed_pct"] is None else f"{arm['gap_closed_pct']:+.1f}%"
+        gain = arm["gain_ap"]
+        gain = "" if gain is None or arm["name"] == "baseline" else f"{gain['mean']:+.1f} ± {gain['std']:.1f}"
         failed = sum(r["status"] == "failed" for r in arm["runs"])
         seeds = f"{len(arm['runs'])}" + (f" ({failed} failed)" if failed else "")
         lines.append(f"| {arm['name']} | {seeds} | " + " | ".join(cells) +
-                     f" | {arm['mean']['train_time_s']:.0f} ± {arm['std']['train_time_s']:.0f} | {gap} |")
+                     f" | {arm['mean']['train_time_s']:.0f} ± {arm['std']['train_time_s']:.0f} | {gain} | {gap} |")
     return "\n".join(lines)
 
 
@@ -321,7 +336,7 @@ def main(argv=None):
     payload = {
         "teacher": {"exp": os.path.relpath(args.teacher_exp, REPO), "ckpt": os.path.relpath(args.teacher_ckpt, REPO),
                     "ap": round(teacher_ap, 2), **{k.lower(): round(100 * teacher[k], 2) for k in STAT_KEYS[1:]}},
-        "arms": [{k: a[k] for k in ("name", "exp", "overrides", "runs", "mean", "std", "gap_closed_pct")}
+        "arms": [{k: a[k] for k in ("name", "exp", "overrides", "runs", "mean", "std", "gain_ap", "gap_closed_pct")}
                  for a in results],
         "seeds": args.seeds, "batch_size": args.batch_size, "device": args.device, "jobs": args.jobs,
         "threads_per_run": args.threads,
