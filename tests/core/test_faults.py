@@ -177,3 +177,15 @@ def test_old_pickled_checkpoint_loads_with_a_logged_note(tmp_path):
         logger.remove(sink)
     assert torch.equal(ckpt["model"]["w"], torch.ones(1))
     assert [m for m in messages if "weights_only=False" in m]
+
+
+def test_nan_predictions_say_the_run_diverged(tmp_path, tiny_data, restore_std):
+    """Weights that ran away make the scores NaN, and YOLOX's SimOTA then fails inside torch's
+    binary cross entropy ("all elements of input should be between 0 and 1"); the trainer says
+    that the run diverged, where, and what to do."""
+    trainer = make_trainer(TINY_EXP, tmp_path, batch=4)
+    trainer.before_train()
+    with torch.no_grad():
+        trainer.model.head.cls_preds[0].weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"predictions became NaN at epoch 1 iteration 1: training diverged"):
+        _run_iters(trainer, 1)

@@ -97,6 +97,21 @@ class Trainer(YOLOXTrainer):
         """Hook for subclasses: look at (and remove non-scalar entries of) the step's loss dict
         while its autograd graph still exists."""
 
+    def diverged_forward_error(self, err):
+        """What to raise when the forward itself fails. YOLOX's SimOTA computes a binary cross
+        entropy of the predicted scores: once the weights have run away (finite losses of 1e4 and
+        more take steps that the non-finite check cannot refuse), the scores are NaN and torch
+        fails there with "all elements of input should be between 0 and 1". That is a diverged
+        run, said as such; any other error passes unchanged."""
+        if "should be between 0 and 1" not in str(err):
+            return err
+        return FloatingPointError(
+            f"the student's predictions became NaN at epoch {self.epoch + 1} iteration {self.progress_in_iter + 1}: "
+            f"training diverged (YOLOX's label assignment failed with: {err}). The loss of the last progress "
+            "line shows which term ran away; lower the learning rate or the FGD weights "
+            "(fgd_feature_norm True keeps the FGD terms on the scale of the maps), and start again or --resume "
+            "from a checkpoint written before it diverged")
+
     def train_one_iter(self):
         iter_start_time = time.time()
         inps, targets = self.prefetcher.next()
@@ -109,7 +124,10 @@ class Trainer(YOLOXTrainer):
         data_end_time = time.time()
 
         with torch.autocast(self.device.type, enabled=self.amp_training):
-            outputs = self.forward_losses(inps, targets)
+            try:
+                outputs = self.forward_losses(inps, targets)
+            except RuntimeError as err:
+                raise self.diverged_forward_error(err) from err
         self.before_backward(outputs)
         loss = outputs["total_loss"]
 
