@@ -135,3 +135,13 @@ def test_missing_teacher_checkpoint_names_the_experiment_option(tiny_data, tiny_
     err = fail("train", "-f", TINY_FGD_EXP, "--device", "cpu", "teacher_ckpt", "/no/teacher.pth")
     assert "teacher checkpoint not found: /no/teacher.pth (set teacher_ckpt in the experiment" in err
     assert "-c/--ckpt" not in err
+
+
+def test_a_diverged_run_ends_with_its_message_not_lost_stderr(tmp_path, tiny_data):
+    """A learning rate that blows the student up: tools/train.py exits 1 with one ``error:`` line
+    saying the run diverged (the FloatingPointError's message reaches the terminal; before, YOLOX's
+    replaced stderr was gone by then and Python printed "lost sys.stderr")."""
+    res = run_tool("train", "-f", TINY_EXP, "-b", "4", "--device", "cpu", "-expn", "nf", "output_dir", tmp_path,
+                   "max_epoch", "1", "nonfinite_policy", "stop", "basic_lr_per_img", "1e30")
+    assert res.returncode == 1
+    assert "error: " in res.stderr and "diverged" in res.stderr and "lost sys.stderr" not in res.stderr

@@ -8,22 +8,29 @@ from ..utils.checkpoint import CheckpointError
 
 __all__ = ["USER_ERRORS", "run_cli", "check_checkpoint_path", "check_dataset", "apply_test_options"]
 
-USER_ERRORS = (CheckpointError, FileNotFoundError, ImportError, ValueError, OSError, RuntimeError)
+# FloatingPointError: a run that diverged (non-finite losses, NaN predictions), said with where and why
+USER_ERRORS = (CheckpointError, FileNotFoundError, ImportError, ValueError, OSError, RuntimeError, FloatingPointError)
 
 
 def run_cli(main, argv=None):
     """Call ``main(argv)``; a user error prints ``error: <message>`` and exits 1.
 
-    Set ``YOLOX_FGD_DEBUG=1`` to get the traceback instead.
+    Set ``YOLOX_FGD_DEBUG=1`` to get the traceback instead. Any other exception propagates with
+    its traceback, printed to the real stderr (YOLOX's logger setup replaces ``sys.stderr`` by a
+    stream into the log that is gone once training has ended: Python would print "lost sys.stderr").
     """
     try:
         return main(argv)
     except USER_ERRORS as e:
         if os.environ.get("YOLOX_FGD_DEBUG"):
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             raise
         logger.remove()
         print(f"error: {e}", file=sys.__stderr__, flush=True)
         sys.exit(1)
+    except BaseException:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        raise
 
 
 def check_checkpoint_path(path, what="checkpoint", hint="check the path given with -c/--ckpt"):

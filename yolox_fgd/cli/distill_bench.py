@@ -190,6 +190,19 @@ def record_failure(run_dir, err):
         json.dump({"error": str(err)[-4000:], **spec}, f, indent=1)
 
 
+def failure_reason(text):
+    """The line of a failed run's output that says why: the tool's ``error:`` line, else the
+    repr of the exception (what Python printed when it could not print the error), else the last line."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.startswith("error:"):
+            return ln
+    for ln in reversed(lines):
+        if ln.startswith("object repr"):
+            return ln.split(":", 1)[1].strip()
+    return lines[-1] if lines else ""
+
+
 def collect(name, exp_path, opts, seeds, out):
     """The runs of an arm: ``[{"seed", "ap", ..., "train_time_s", "status", "metrics"}]``.
 
@@ -217,7 +230,7 @@ def collect(name, exp_path, opts, seeds, out):
             last = metrics[-1] if metrics else {k: 0.0 for k in STAT_KEYS}
             runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 2) for k in STAT_KEYS},
                          "epochs": last.get("epoch", 0), "train_time_s": round(failed.get("seconds", 0.0), 1),
-                         "status": "failed", "error": failed["error"].strip().splitlines()[-1:],
+                         "status": "failed", "error": failure_reason(failed["error"]),
                          "metrics": metrics})
     return runs
 
