@@ -236,9 +236,14 @@ def collect(name, exp_path, opts, seeds, out):
 
 
 def _mean_std(values):
+    """Mean and sample standard deviation; the deviation of one value is ``None`` (not 0)."""
     if not values:
-        return float("nan"), float("nan")
-    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+        return float("nan"), None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _cell(mean, std, fmt="{:.1f}"):
+    return fmt.format(mean) if std is None else f"{fmt.format(mean)} ± {std:.1f}"
 
 
 def summarize(arms, teacher_ap):
@@ -277,14 +282,14 @@ def format_table(arms, teacher_ap):
         if not arm["runs"]:
             lines.append(f"| {arm['name']} | 0 | not run | | | | | | | |")
             continue
-        cells = [f"{arm['mean'][k]:.1f} ± {arm['std'][k]:.1f}" for k in ("ap", "ap50", "aps", "apm", "apl")]
+        cells = [_cell(arm["mean"][k], arm["std"][k]) for k in ("ap", "ap50", "aps", "apm", "apl")]
         gap = "" if arm["gap_closed_pct"] is None else f"{arm['gap_closed_pct']:+.1f}%"
         gain = arm["gain_ap"]
-        gain = "" if gain is None or arm["name"] == "baseline" else f"{gain['mean']:+.1f} ± {gain['std']:.1f}"
+        gain = "" if gain is None or arm["name"] == "baseline" else _cell(gain["mean"], gain["std"], "{:+.1f}")
         failed = sum(r["status"] == "failed" for r in arm["runs"])
         seeds = f"{len(arm['runs'])}" + (f" ({failed} failed)" if failed else "")
         lines.append(f"| {arm['name']} | {seeds} | " + " | ".join(cells) +
-                     f" | {arm['mean']['train_time_s']:.0f} ± {arm['std']['train_time_s']:.0f} | {gain} | {gap} |")
+                     f" | {_cell(arm['mean']['train_time_s'], arm['std']['train_time_s'], '{:.0f}')} | {gain} | {gap} |")
     return "\n".join(lines)
 
 
