@@ -221,14 +221,14 @@ def collect(name, exp_path, opts, seeds, out):
         failed_path = os.path.join(run_dir, "failed.json")
         if done is not None and metrics:
             last = metrics[-1]
-            runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 2) for k in STAT_KEYS},
+            runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 4) for k in STAT_KEYS},
                          "epochs": last["epoch"], "train_time_s": round(done["seconds"], 1), "status": "ok",
                          "command": done["command"], "metrics": metrics})
         elif os.path.isfile(failed_path):
             with open(failed_path) as f:
                 failed = json.load(f)
             last = metrics[-1] if metrics else {k: 0.0 for k in STAT_KEYS}
-            runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 2) for k in STAT_KEYS},
+            runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 4) for k in STAT_KEYS},
                          "epochs": last.get("epoch", 0), "train_time_s": round(failed.get("seconds", 0.0), 1),
                          "status": "failed", "error": failure_reason(failed["error"]),
                          "metrics": metrics})
@@ -243,7 +243,7 @@ def _mean_std(values):
 
 
 def _cell(mean, std, fmt="{:.1f}"):
-    return fmt.format(mean) if std is None else f"{fmt.format(mean)} ± {std:.1f}"
+    return fmt.format(mean) if std is None else f"{fmt.format(mean)} ± {fmt.format(std).lstrip('+')}"
 
 
 def summarize(arms, teacher_ap):
