@@ -7,6 +7,7 @@ import pytest
 from tests.conftest import REPO
 from yolox_fgd.exp.build import load_exp
 
+TUNED = {"fgd_feature_norm": True, "fgd_alpha": 2e-5, "fgd_beta": 1e-5, "fgd_gamma": 1e-5, "fgd_lambda": 1e-7}
 EXPS = sorted(glob.glob(os.path.join(REPO, "exps", "**", "*.py"), recursive=True))
 
 
@@ -27,6 +28,10 @@ def test_experiment_loads_and_checks(path):
     ("yolox_m", "yolox_m_conv6", {"stem": "conv6"}),
     ("yolox_m", "yolox_m_conv3", {"stem": "conv3"}),
     ("yolox_m", "yolox_m_mmdet_recipe", {"ema_decay": 0.9999, "mixup_scale": (0.8, 1.6)}),
+    # the recommended configuration (issue 11): the paper's file plus feature normalisation and
+    # the four weights x 0.01, their ratios kept
+    ("fgd_yolox_m", "fgd_yolox_m_tuned", TUNED),
+    ("demo/fgd_demo_nano", "demo/fgd_demo_nano_tuned", TUNED),
 ])
 def test_variant_differs_from_its_base_only_where_named(base, name, changes):
     """Each experiment file changes only what its name says (exp_name aside)."""
