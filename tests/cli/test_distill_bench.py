@@ -53,10 +53,15 @@ def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("reusing the finished run") == 4
 
+    with open(out / "fgd" / "seed1" / "done.json") as f:
+        first = json.load(f)["seconds"]
     os.remove(out / "fgd" / "seed1" / "done.json")
     resumed = bench(tmp_path, tiny_teacher_ckpt)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "seed1: resuming" in resumed.stdout and resumed.stdout.count("reusing the finished run") == 3
+    with open(out / "fgd" / "seed1" / "done.json") as f:
+        done = json.load(f)
+    assert done["segments"] == 2 and done["seconds"] > first  # both segments' time
 
 
 def test_bad_arms_fail_before_training(tmp_path, tiny_teacher_ckpt):

@@ -4,7 +4,8 @@ A run is ``tools/train.py`` in a subprocess writing ``OUT/NAME``. ``run.json`` t
 what was asked (experiment file, options, batch size, device) and the wall seconds spent so far;
 ``done.json`` marks a finished run. Asked again with the same settings, a finished run is reused
 and an interrupted one (a ``latest_ckpt.pth`` without ``done.json``) continues with
-``--resume``; other settings in the same folder are an error unless ``fresh``.
+``--resume``; other settings in the same folder are an error unless ``fresh``. The seconds are
+written at every progress line, so a run whose tool was killed keeps the time it had trained.
 """
 import json
 import os
@@ -96,17 +97,19 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", f
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
-    tail, seen = [], 0
+    tail, seen, base = [], 0, state["seconds"]
     for line in proc.stdout:
         tail = (tail + [line])[-40:]
         if "ETA: " in line and "epoch: " in line:  # the trainer's progress line
             seen += 1
+            # the time so far, kept even if this tool is killed before the run ends
+            _write(state_path, dict(state, seconds=base + time.time() - start))
             if seen % progress_every == 0:
                 fields = line.split(" - ", 1)[-1].split(", ")
                 keep = [f for f in fields if f.startswith(("epoch:", "iter:", "total_loss:", "ETA:"))]
                 log(f"{name}: {', '.join(keep).strip()}")
     code = proc.wait()
-    state["seconds"] += time.time() - start
+    state["seconds"] = base + time.time() - start
     state["segments"] += 1
     _write(state_path, state)
     if code != 0:
