@@ -25,6 +25,12 @@ def test_missing_checkpoint(tiny_data):
     assert "checkpoint not found: /nonexistent/ckpt.pth" in err
 
 
+def test_missing_init_ckpt(tiny_data):
+    """An experiment whose initial weights are missing is refused before anything is built."""
+    err = fail("train", "-f", TINY_EXP, "--device", "cpu", "init_ckpt", "/nonexistent/init.pth")
+    assert "initial weights (init_ckpt) not found: /nonexistent/init.pth" in err and "init_ckpt None" in err
+
+
 def test_resume_without_checkpoint(tmp_path, tiny_data):
     err = fail("train", "-f", TINY_EXP, "--device", "cpu", "--resume", "output_dir", tmp_path)
     assert "checkpoint to resume not found" in err and "latest_ckpt.pth" in err

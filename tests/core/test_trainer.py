@@ -66,3 +66,22 @@ def test_eval_of_the_same_checkpoint_is_repeatable(tmp_path, tiny_data):
         assert table[0].split("|")[2:8] == [" AP ", " AP50 ", " AP75 ", " APs ", " APm ", " APl "]
         tables.append(table[1])
     assert tables[0] == tables[1] == tables[2]
+
+
+def test_init_ckpt_is_the_students_starting_point(tmp_path, tiny_data):
+    """With ``init_ckpt`` the student (and so its EMA) starts from the file's weights, not from
+    YOLOX's random initialisation; `-c` would take its place, ``--resume`` ignores it."""
+    from yolox_fgd.exp.build import load_exp
+
+    model = load_exp(TINY_EXP).get_model()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.25)  # not what any seed initialises
+    init = tmp_path / "init.pth"
+    torch.save({"model": {k: v.half() for k, v in model.state_dict().items()}}, init)
+    trainer = make_trainer(TINY_EXP, tmp_path, "init_ckpt", init)
+    trainer.before_train()
+    expected = {k: v.half().float() for k, v in model.state_dict().items() if v.is_floating_point()}
+    for name, module in (("student", trainer.student), ("EMA", trainer.ema_model.ema)):
+        got = {k: v.float() for k, v in module.state_dict().items() if k in expected}
+        assert_same_tensors(expected, got, name)

@@ -56,3 +56,18 @@ def test_coco_experiments_look_for_datasets_coco(monkeypatch):
     assert load_exp(os.path.join(REPO, "exps", "yolox_m.py")).resolve_data_dir() == os.path.join(REPO, "datasets", "COCO")
     monkeypatch.setenv("YOLOX_DATADIR", "/data")
     assert load_exp(os.path.join(REPO, "exps", "fgd_yolox_m.py")).resolve_data_dir() == "/data/COCO"
+
+
+def test_benchmark_students_share_the_committed_initial_weights():
+    """The benchmark's students, plain and FGD (paper's and recommended), start from the same
+    committed file, which fits their model strictly; the teacher trains from random weights."""
+    from yolox_fgd.utils.checkpoint import load_initial_weights
+
+    demo = os.path.join(REPO, "exps", "demo")
+    students = [load_exp(os.path.join(demo, f)) for f in ("demo_yolox_nano.py", "fgd_demo_nano.py",
+                                                          "fgd_demo_nano_tuned.py")]
+    init = students[0].init_ckpt
+    assert os.path.isfile(init)
+    assert all(os.path.samefile(s.init_ckpt, init) for s in students)
+    load_initial_weights(students[0].get_model(), init)
+    assert load_exp(os.path.join(demo, "demo_yolox_s.py")).init_ckpt is None

@@ -5,7 +5,8 @@ import stat
 import pytest
 import torch
 
-from yolox_fgd.utils.checkpoint import CheckpointError, load_checkpoint, model_state_dict, save_checkpoint_atomic
+from yolox_fgd.utils.checkpoint import (CheckpointError, load_checkpoint, load_initial_weights, model_state_dict,
+                                        save_checkpoint_atomic)
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
@@ -47,3 +48,20 @@ def test_model_state_dict_forms():
     assert model_state_dict(sd) is sd
     with pytest.raises(CheckpointError, match="holds no model weights"):
         model_state_dict({"optimizer": {}, "epoch": 3}, "x.pth")
+
+
+def test_initial_weights_load_strictly_and_cast(tmp_path):
+    """``load_initial_weights`` loads a fp16 file into a fp32 model (every weight, cast), and
+    refuses a file from another architecture, naming the differing keys and the way out."""
+    from torch import nn
+
+    src = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    path = tmp_path / "init.pth"
+    torch.save({"model": {k: v.half() for k, v in src.state_dict().items()}}, path)
+    dst = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    load_initial_weights(dst, str(path))
+    assert dst[0].weight.dtype == torch.float32
+    assert torch.equal(dst[0].weight, src[0].weight.half().float())
+    wider = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+    with pytest.raises(CheckpointError, match=r"does not fit .*0\.weight.*init_ckpt None"):
+        load_initial_weights(wider, str(path))

@@ -24,6 +24,7 @@ import threading
 import time
 
 from ..exp.build import load_exp
+from ..exp.demo_exp import BENCH_BATCH
 from .common import run_cli
 from .training_runs import REPO, run_training
 
@@ -90,11 +91,12 @@ SUITES = {
         ("fgd_tuned_attention_student", TUNED, ["fgd_attention", "student"]),
         ("fgd_tuned_attention_diff", TUNED, ["fgd_attention", "diff"]),
     ],
-    # the stem study (docs/baseline_discrepancy.md) on the benchmark
+    # the stem study (docs/baseline_discrepancy.md) on the benchmark, from random weights (the
+    # common initial weights have a Focus stem)
     "stems": [
-        ("baseline", STUDENT, []),
-        ("baseline_conv6", STUDENT, ["stem", "conv6"]),
-        ("baseline_conv3", STUDENT, ["stem", "conv3"]),
+        ("scratch_focus", STUDENT, ["init_ckpt", "None"]),
+        ("scratch_conv6", STUDENT, ["init_ckpt", "None", "stem", "conv6"]),
+        ("scratch_conv3", STUDENT, ["init_ckpt", "None", "stem", "conv3"]),
     ],
 }
 
@@ -113,7 +115,8 @@ def make_parser():
     p.add_argument("--teacher-exp", default=os.path.join(REPO, "exps", "demo", "demo_yolox_s.py"))
     p.add_argument("--teacher-ckpt", default=os.path.join(REPO, "demo_assets", "demo_yolox_s.pth"),
                    help="the teacher of every FGD arm (passed as teacher_ckpt)")
-    p.add_argument("-b", "--batch-size", type=int, default=8)
+    p.add_argument("-b", "--batch-size", type=int, default=BENCH_BATCH,
+                   help=f"student batch size (default: the benchmark's, {BENCH_BATCH})")
     p.add_argument("-j", "--jobs", type=int, default=2,
                    help="runs trained side by side (default 2: one per core of a 2-core machine)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (OMP_NUM_THREADS)")

@@ -22,6 +22,7 @@ import time
 import torch
 
 from ..exp.build import load_exp
+from ..exp.demo_exp import BENCH_BATCH
 from ..utils.checkpoint import load_checkpoint, save_checkpoint_atomic
 from .common import run_cli
 from .training_runs import REPO, run_training
@@ -49,7 +50,8 @@ def make_parser():
     p.add_argument("--teacher-only", action="store_true",
                    help="stop after the teacher stage (with --teacher-run and --save-teacher: export a finished run)")
     p.add_argument("--epochs", type=int, default=None, help="student epochs (default: the experiment's)")
-    p.add_argument("-b", "--batch-size", type=int, default=8)
+    p.add_argument("-b", "--batch-size", type=int, default=BENCH_BATCH,
+                   help=f"student batch size (default: the benchmark's, {BENCH_BATCH})")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads per training (the two students train side by side on CPU)")
     p.add_argument("--seed", type=int, default=0)
@@ -184,7 +186,7 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     if args.cuda_large:
         args.device = "cuda"
-        args.batch_size = 64 if args.batch_size == 8 else args.batch_size
+        args.batch_size = 64 if args.batch_size == BENCH_BATCH else args.batch_size
         args.epochs = args.epochs or 60
         args.opts = ["input_size", "(320,320)", "test_size", "(320,320)", "data_num_workers", "8",
                      "synthetic_dataset", "{'num_train': 4000, 'num_val': 500}", "synthetic_name",

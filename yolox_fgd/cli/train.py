@@ -140,6 +140,9 @@ def main(argv=None):
     if hasattr(exp, "check_config"):
         exp.check_config()
     check_checkpoint_path(args.ckpt)
+    if not args.resume and args.ckpt is None:
+        check_checkpoint_path(getattr(exp, "init_ckpt", None), "the student's initial weights (init_ckpt)",
+                              "fix init_ckpt in the experiment, or pass `init_ckpt None` for random weights")
     if args.resume and args.ckpt is None:
         latest = os.path.join(exp.output_dir, args.experiment_name, "latest_ckpt.pth")
         check_checkpoint_path(latest, "checkpoint to resume",

@@ -32,8 +32,8 @@ from yolox.utils import adjust_status, get_model_info, load_ckpt, synchronize
 from yolox.utils.allreduce_norm import get_async_norm_states
 
 from ..data.prefetcher import make_prefetcher
-from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, model_state_dict,
-                                remove_stale_temporaries, save_checkpoint_atomic)
+from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, load_initial_weights,
+                                model_state_dict, remove_stale_temporaries, save_checkpoint_atomic)
 from ..utils.faults import fault_point
 from ..utils.device import memory_usage_mb, resolve_device
 from ..utils.ema import RampedModelEMA
@@ -425,6 +425,8 @@ class Trainer(YOLOXTrainer):
                 logger.info(f"loading checkpoint {ckpt_file} for fine tuning")
                 ckpt = load_checkpoint(ckpt_file, map_location=self.device)
                 load_ckpt(self.student_of(model), model_state_dict(ckpt, ckpt_file))
+            elif getattr(self.exp, "init_ckpt", None) is not None:
+                load_initial_weights(self.student_of(model), self.exp.init_ckpt)
             self.start_epoch = 0
         return model
 

@@ -41,6 +41,10 @@ class Exp(YOLOXExp):
         # channels-last memory format for model and inputs (oneDNN's convolutions on a CPU are
         # faster in it; on CUDA, fp16 tensor-core convolutions are too)
         self.channels_last = False
+        # the student's initial weights: a checkpoint of this experiment's model, loaded strictly
+        # before training starts (what YOLOX's `-c` without --resume does, which wins when given);
+        # None: YOLOX's random initialisation. A started run's --resume continues from its own state.
+        self.init_ckpt = None
         # ---------------- schedule ---------------- #
         # EMA decay (YOLOX hard-codes 0.9998; its maintainers advise 0.9999 at batch 64, YOLOX#735)
         self.ema_decay = 0.9998

@@ -17,7 +17,8 @@ from loguru import logger
 
 from .faults import fault_point
 
-__all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "CheckpointError", "file_sha256"]
+__all__ = ["save_checkpoint_atomic", "load_checkpoint", "model_state_dict", "load_initial_weights",
+           "CheckpointError", "file_sha256"]
 
 
 def file_sha256(path, chunk=1 << 20):
@@ -135,3 +136,25 @@ def model_state_dict(ckpt, path="checkpoint"):
         f"{path} holds no model weights: expected a YOLOX checkpoint {{'model': state_dict, ...}} "
         f"or a bare state dict, found {keys}"
     )
+
+
+def load_initial_weights(model, path):
+    """Load a checkpoint's model weights into ``model`` strictly (every key, every shape), cast
+    to the model's dtypes (a fp16 file fits a fp32 model). The ``init_ckpt`` of an experiment.
+
+    Raises:
+        CheckpointError: the file cannot be read, or its weights do not fit ``model`` (the
+            message names the first keys that differ and what to do).
+    """
+    state = model_state_dict(load_checkpoint(path, what="initial weights (init_ckpt)"), path)
+    own = model.state_dict()
+    differ = sorted(k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape))
+    unexpected = sorted(k for k in state if k not in own)
+    if differ or unexpected:
+        raise CheckpointError(
+            f"init_ckpt {path} does not fit this experiment's model: {len(differ)} weight(s) missing "
+            f"or shaped differently (first: {differ[:3]}), {len(unexpected)} unexpected (first: "
+            f"{unexpected[:3]}). It must come from a model with the same widths, stem and classes; "
+            "pass `init_ckpt None` to start from random weights"
+        )
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
