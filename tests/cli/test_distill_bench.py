@@ -114,3 +114,23 @@ def test_an_arm_on_fewer_seeds_is_compared_with_the_baseline_on_its_seeds():
     assert "| one_seed | 1 | 21.0 | 0.0 |" in format_table(arms, 70.0)
     assert "| +1.0 | +2.0% |" in format_table(arms, 70.0)
     assert "| baseline | 3 | 23.3 ± 4.2 |" in format_table(arms, 70.0)
+
+
+def test_scratch_gives_every_arm_the_old_benchmark_settings():
+    """--scratch (the benchmark until 2026-11-28) puts its overrides before each arm's own:
+    random weights, 7 epochs, batch 8; without it the arms keep the experiment files' settings
+    (the common initial weights) at the benchmark's batch."""
+    from yolox_fgd.cli.distill_bench import (SCRATCH_OPTS, make_parser, resolve_arms,
+                                             resolve_batch_size)
+    from yolox_fgd.exp.build import load_exp
+    from yolox_fgd.exp.demo_exp import BENCH_BATCH
+
+    for argv, batch, init_none in ((["--suite", "tuned", "--scratch"], 8, True), (["--suite", "tuned"], BENCH_BATCH, False)):
+        args = make_parser().parse_args(argv)
+        assert resolve_batch_size(args) == batch
+        for _, path, opts, _ in resolve_arms(args):
+            assert (opts[:len(SCRATCH_OPTS)] == SCRATCH_OPTS) == init_none
+            exp = load_exp(path)
+            exp.merge(opts)
+            assert (exp.init_ckpt is None) == init_none and (exp.max_epoch == 7) == init_none
+    assert resolve_batch_size(make_parser().parse_args(["--scratch", "-b", "16"])) == 16

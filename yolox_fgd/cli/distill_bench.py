@@ -50,6 +50,12 @@ def _short_float(value):
 
 NORM = ["fgd_feature_norm", "True"]
 
+# --scratch: the benchmark as it was until 2026-11-28 (docs/results/distill_bench_scratch.json):
+# students from random weights, 7 epochs at batch 8, evaluated every 2 epochs
+SCRATCH_BATCH = 8
+SCRATCH_OPTS = ["init_ckpt", "None", "max_epoch", "7", "no_aug_epochs", "1", "eval_interval", "2",
+                "print_interval", "20"]
+
 # name -> [(arm, experiment file, overrides)]
 SUITES = {
     # issue 11: the paper's settings and each remedy alone (on the paper's weights)
@@ -115,8 +121,11 @@ def make_parser():
     p.add_argument("--teacher-exp", default=os.path.join(REPO, "exps", "demo", "demo_yolox_s.py"))
     p.add_argument("--teacher-ckpt", default=os.path.join(REPO, "demo_assets", "demo_yolox_s.pth"),
                    help="the teacher of every FGD arm (passed as teacher_ckpt)")
-    p.add_argument("-b", "--batch-size", type=int, default=BENCH_BATCH,
-                   help=f"student batch size (default: the benchmark's, {BENCH_BATCH})")
+    p.add_argument("-b", "--batch-size", type=int, default=None,
+                   help=f"student batch size (default: the benchmark's, {BENCH_BATCH}; {SCRATCH_BATCH} with --scratch)")
+    p.add_argument("--scratch", action="store_true",
+                   help="the benchmark until 2026-11-28: students from random weights, 7 epochs at batch 8 "
+                        f"(every arm gets {' '.join(SCRATCH_OPTS)} first)")
     p.add_argument("-j", "--jobs", type=int, default=2,
                    help="runs trained side by side (default 2: one per core of a 2-core machine)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (OMP_NUM_THREADS)")
@@ -128,6 +137,13 @@ def make_parser():
 
 def say(msg):
     print(f"[distill-bench] {msg}", flush=True)
+
+
+def resolve_batch_size(args):
+    """``-b`` if given, else the benchmark's batch (``--scratch``: the old benchmark's)."""
+    if args.batch_size is not None:
+        return args.batch_size
+    return SCRATCH_BATCH if args.scratch else BENCH_BATCH
 
 
 def resolve_arms(args):
@@ -143,6 +159,7 @@ def resolve_arms(args):
         raise ValueError("no arms: give --suite NAME or --arm NAME EXP [KEY VALUE ...]")
     out = []
     for name, exp_file, opts in arms:
+        opts = (SCRATCH_OPTS if args.scratch else []) + list(opts)
         exp_path = exp_file if os.path.isabs(exp_file) else os.path.join(REPO, exp_file)
         if name in seen:
             if seen[name] != (exp_path, list(opts)):
@@ -336,6 +353,7 @@ def train_all(args, todo):
 
 def main(argv=None):
     args = make_parser().parse_args(argv)
+    args.batch_size = resolve_batch_size(args)
     os.makedirs(args.out, exist_ok=True)
     arms = resolve_arms(args)
     todo = [(a, s) for a in arms for s in args.seeds]
