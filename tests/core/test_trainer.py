@@ -69,8 +69,8 @@ def test_eval_of_the_same_checkpoint_is_repeatable(tmp_path, tiny_data):
 
 
 def test_init_ckpt_is_the_students_starting_point(tmp_path, tiny_data):
-    """With ``init_ckpt`` the student (and so its EMA) starts from the file's weights, not from
-    YOLOX's random initialisation; `-c` would take its place, ``--resume`` ignores it."""
+    """With ``init_ckpt`` the student (and so its EMA) starts from the file's weights (a fp16
+    file, cast), not from YOLOX's random initialisation."""
     from yolox_fgd.exp.build import load_exp
 
     model = load_exp(TINY_EXP).get_model()

@@ -426,6 +426,7 @@ class Trainer(YOLOXTrainer):
                 ckpt = load_checkpoint(ckpt_file, map_location=self.device)
                 load_ckpt(self.student_of(model), model_state_dict(ckpt, ckpt_file))
             elif getattr(self.exp, "init_ckpt", None) is not None:
+                logger.info(f"initial weights from {self.exp.init_ckpt} (init_ckpt)")
                 load_initial_weights(self.student_of(model), self.exp.init_ckpt)
             self.start_epoch = 0
         return model
