@@ -20,11 +20,30 @@ def test_level_overrides_apply_to_their_level_only():
         exp.check_config()
 
 
-def test_optimizer_holds_student_and_fgd_but_not_teacher(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
-    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, batch=4)
+def test_unknown_projector_is_refused_by_the_experiment():
+    exp = load_exp(TINY_FGD_EXP)
+    exp.fgd_projector = "mlp"
+    exp.check_config()
+    assert exp.fgd_params("p3")["projector"] == "mlp"
+    exp.fgd_projector = "MLP"
+    with pytest.raises(ValueError, match=r"fgd_projector='MLP' must be one of \('conv1x1', 'mlp'\)"):
+        exp.check_config()
+
+
+@pytest.mark.parametrize("projector", ["conv1x1", "mlp"])
+def test_optimizer_holds_student_and_fgd_but_not_teacher(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std,
+                                                         projector):
+    """Every parameter of the student and the FGD modules is optimised, none of the teacher's;
+    the mlp projector's BatchNorm weights are in the no-decay group, as YOLOX's norms."""
+    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "fgd_projector", projector,
+                           batch=4)
     model = trainer.build_model()
     opt = trainer.exp.get_optimizer(4)
     in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
     assert in_opt == {id(p) for p in model.parameters()}
     assert not in_opt & {id(p) for p in trainer.teacher.parameters()}
     assert [g.get("weight_decay", 0) for g in opt.param_groups] == [0, trainer.exp.weight_decay, 0]
+    if projector == "mlp":
+        no_decay = {id(p) for p in opt.param_groups[0]["params"]}
+        for loss in model.fgd_losses.values():
+            assert id(loss.align[1].weight) in no_decay

@@ -153,16 +153,14 @@ def fgd_maps(args, fgd_exp, teacher_exp, fgd_ckpt, teacher_ckpt, path):
     from yolox.data import ValTransform
 
     from ..data.coco import CheckedCOCODataset
+    from ..distill.features import tap_channels
     from ..visualize.fgd_maps import plot_fgd_maps
     from .eval import load_model_weights
 
     student = load_model_weights(fgd_exp.get_model(), fgd_ckpt)
     teacher = load_model_weights(teacher_exp.get_model(), teacher_ckpt)
     ckpt = load_checkpoint(fgd_ckpt)
-    student_ch = {lvl: ckpt["fgd"][f"{lvl}.align.weight"].shape[1] if f"{lvl}.align.weight" in ckpt["fgd"]
-                  else ckpt["fgd"][f"{lvl}.conv_mask_s.weight"].shape[1] for lvl in fgd_exp.fgd_levels}
-    teacher_ch = {lvl: ckpt["fgd"][f"{lvl}.conv_mask_t.weight"].shape[1] for lvl in fgd_exp.fgd_levels}
-    losses = fgd_exp.get_fgd_losses(student_ch, teacher_ch)
+    losses = fgd_exp.get_fgd_losses(tap_channels(student, fgd_exp.fgd_tap), tap_channels(teacher, fgd_exp.fgd_tap))
     for lvl, mod in losses.items():
         mod.load_state_dict({k.split(".", 1)[1]: v for k, v in ckpt["fgd"].items() if k.startswith(lvl + ".")})
     dataset = CheckedCOCODataset(data_dir=fgd_exp.resolve_data_dir(), json_file=fgd_exp.val_ann, name="val2017",

@@ -88,7 +88,7 @@ class FGDTrainer(Trainer):
         logger.info(f"FGD on {list(exp.fgd_levels)} (teacher channels {channels}), warm-up "
                     f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
                     f"stop epoch {exp.fgd_stop_epoch}, feature_norm {exp.fgd_feature_norm}, channel_ref "
-                    f"{exp.fgd_channel_ref}, calibration over {exp.fgd_calibrate_iters} iterations")
+                    f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations")
 
     def student_of(self, model):
         """The student inside the trained :class:`Distiller`."""

@@ -54,6 +54,9 @@ class FGDExp(Exp):
         self.fgd_feature_norm = False
         # channel sums weighed as `fgd_channel_ref` channels (None: off; 256 = FGD's mmdet neck)
         self.fgd_channel_ref = None
+        # student-side projection: "conv1x1" (the paper's align) | "mlp" (3x3 conv-BN-ReLU-1x1 conv;
+        # Miles and Mikolajczyk, AAAI 2024), yolox_fgd/losses/projector.py
+        self.fgd_projector = "conv1x1"
         # the FGD maintainer's rule (yzd-v/FGD#11): over the first K iterations (FGD weight 0)
         # measure the terms, then scale all four weights together so that the smallest weighted
         # term equals the smaller of the classification and IoU losses; 0: off
@@ -82,6 +85,7 @@ class FGDExp(Exp):
         if extra:
             raise ValueError(f"fgd_level_overrides names levels {extra} that are not in fgd_levels={levels}")
         from ..distill.features import TAPS
+        from ..losses.projector import PROJECTORS
 
         if self.fgd_tap not in TAPS:
             raise ValueError(f"fgd_tap={self.fgd_tap!r} must be one of {TAPS}")
@@ -93,6 +97,8 @@ class FGDExp(Exp):
             raise ValueError(f"fgd_warmup_iters must be >= 0, got {self.fgd_warmup_iters}")
         if self.fgd_channel_ref is not None and self.fgd_channel_ref <= 0:
             raise ValueError(f"fgd_channel_ref must be a positive channel count or None, got {self.fgd_channel_ref}")
+        if self.fgd_projector not in PROJECTORS:
+            raise ValueError(f"fgd_projector={self.fgd_projector!r} must be one of {PROJECTORS}")
         if self.fgd_calibrate_iters < 0:
             raise ValueError(f"fgd_calibrate_iters must be >= 0, got {self.fgd_calibrate_iters}")
         if self.fgd_decay not in (None, "cosine"):
@@ -121,7 +127,7 @@ class FGDExp(Exp):
         params = dict(temp=self.fgd_temp, alpha=self.fgd_alpha, beta=self.fgd_beta, gamma=self.fgd_gamma,
                       lambda_=self.fgd_lambda, ref_size=self.fgd_ref_size, fg_norm=self.fgd_fg_norm,
                       attention=self.fgd_attention, feature_norm=self.fgd_feature_norm,
-                      channel_ref=self.fgd_channel_ref)
+                      channel_ref=self.fgd_channel_ref, projector=self.fgd_projector)
         for key, value in dict(self.fgd_level_overrides.get(level, {})).items():
             key = "lambda_" if key == "lambda" else key
             if key not in params:

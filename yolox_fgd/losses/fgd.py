@@ -12,6 +12,7 @@ import torch.nn as nn
 from .attention import spatial_channel_attention
 from .global_context import global_context_add, make_channel_add, make_context_mask
 from .masks import build_masks
+from .projector import PROJECTORS, make_projector
 
 __all__ = ["FGDLoss", "ATTENTION_VARIANTS", "FG_NORM_VARIANTS", "standardize_channels"]
 
@@ -28,8 +29,9 @@ class FGDLoss(nn.Module):
 
     * ``fg``, ``bg``: focal feature loss (Eq. 7),
       ``sum(M * S * A_S * A_C * (f(F_S) - F_T)^2) / N`` with the foreground resp. background
-      mask and scale of :func:`build_masks`, ``f`` the 1x1 ``align`` conv (only when the channel
-      counts differ).
+      mask and scale of :func:`build_masks`, ``f`` the student-side projection ``align``
+      (:mod:`yolox_fgd.losses.projector`; the paper's: a 1x1 conv, only when the channel counts
+      differ).
     * ``attention``: attention loss (Eq. 8), ``sum|A_C(S)-A_C(T)| / N + sum|A_S(S)-A_S(T)| / N``
       (the official code calls it ``mask_loss``; the golden cases' key is ``mask``).
     * ``rela``: global loss (Eq. 10), ``sum(G_S(f(F_S)) - G_T(F_T))^2 / N`` with one GcBlock per
@@ -74,6 +76,8 @@ class FGDLoss(nn.Module):
         attention: ``"teacher"``, ``"student"``, ``"none"`` or ``"diff"``.
         feature_norm: standardise both maps per channel before the terms (PKD).
         channel_ref: reference channel count of the channel-count normalisation, or ``None``.
+        projector: the student-side projection ``align``, one of
+            :data:`yolox_fgd.losses.projector.PROJECTORS` (``"conv1x1"``: the paper's).
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class FGDLoss(nn.Module):
         attention="teacher",
         feature_norm=False,
         channel_ref=None,
+        projector="conv1x1",
     ):
         super().__init__()
         if fg_norm not in FG_NORM_VARIANTS:
@@ -100,6 +105,8 @@ class FGDLoss(nn.Module):
             raise ValueError(f"temp must be positive, got {temp}")
         if channel_ref is not None and channel_ref <= 0:
             raise ValueError(f"channel_ref must be a positive channel count or None, got {channel_ref}")
+        if projector not in PROJECTORS:
+            raise ValueError(f"projector must be one of {PROJECTORS}, got {projector!r}")
         self.student_channels = int(student_channels)
         self.teacher_channels = int(teacher_channels)
         self.temp = float(temp)
@@ -109,12 +116,10 @@ class FGDLoss(nn.Module):
         self.attention = attention
         self.feature_norm = bool(feature_norm)
         self.channel_ref = channel_ref
+        self.projector = projector
 
         C = self.teacher_channels
-        if self.student_channels != C:
-            self.align = nn.Conv2d(self.student_channels, C, kernel_size=1, stride=1, padding=0)
-        else:
-            self.align = None
+        self.align = make_projector(projector, self.student_channels, C)
         self.conv_mask_s = make_context_mask(C)
         self.conv_mask_t = make_context_mask(C)
         self.channel_add_conv_s = make_channel_add(C)
@@ -125,7 +130,7 @@ class FGDLoss(nn.Module):
             f"{self.student_channels}->{self.teacher_channels}, temp={self.temp}, "
             f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, lambda_={self.lambda_}, "
             f"ref_size={self.ref_size}, fg_norm={self.fg_norm!r}, attention={self.attention!r}, "
-            f"feature_norm={self.feature_norm}, channel_ref={self.channel_ref}"
+            f"feature_norm={self.feature_norm}, channel_ref={self.channel_ref}, projector={self.projector!r}"
         )
 
     def _check_inputs(self, student_feat, teacher_feat, targets, input_size):
@@ -219,8 +224,7 @@ class FGDLoss(nn.Module):
                 "weighted_attention": self.gamma * scale * attention, "weighted_rela": self.lambda_ * scale * rela}
 
     def prepare_maps(self, student_feat, teacher_feat):
-        """The maps every term compares: the student's through ``align`` (when the channel counts
-        differ), both standardised per channel when ``feature_norm`` is on; float32 or wider.
+        """The maps every term compares: the student's through ``align`` (when there is one), both standardised per channel when ``feature_norm`` is on; float32 or wider.
 
         Returns:
             ``(S, T)``: two ``(N, C, H, W)`` maps.

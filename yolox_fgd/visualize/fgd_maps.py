@@ -39,10 +39,9 @@ def plot_fgd_maps(student, teacher, fgd_losses, images, targets, path, class_nam
     size = (images.shape[2], images.shape[3])
     for li, lvl in enumerate(levels):
         stride = PAFPN_LEVELS[lvl][1]
-        s = s_feats[lvl].float()
-        if fgd_losses[lvl].align is not None:
-            s = fgd_losses[lvl].align(s)
-        t = t_feats[lvl].float()
+        # the maps the loss compares: the student's through its projection, both standardised
+        # when feature_norm is on (the projection's BatchNorm, if any, in eval mode)
+        s, t = fgd_losses[lvl].eval().prepare_maps(s_feats[lvl].float(), t_feats[lvl].float())
         temp = fgd_losses[lvl].temp
         fg, bg = build_masks(targets, t.shape[-2:], size, fgd_losses[lvl].fg_norm)
         att_t = spatial_channel_attention(t, temp)[0]
