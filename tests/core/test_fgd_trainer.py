@@ -2,6 +2,7 @@
 checkpoints, exact resume, control run, DDP over gloo, and clear errors."""
 import copy
 
+import pytest
 import torch
 from yolox.exp import get_exp
 
@@ -9,13 +10,15 @@ from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_ten
                             make_trainer, run_tool, stop_and_resume)
 
 
-def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
+@pytest.mark.parametrize("opts", [(), ("fgd_projector", "mlp", "fgd_modules_lr_mult", "10")])
+def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std, opts):
     """Through the trainer's real loop: teacher parameters and BN buffers are bit-identical
     afterwards; every FGD parameter received a gradient and the ones a first step can move
-    changed (align convs, context-mask weights, the GcBlocks' last convs: the inner GcBlock
-    layers only learn once the zero-initialised last conv is non-zero, as in the official code);
-    hooks are gone at the end."""
-    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, batch=4)
+    changed (align convs or the mlp projector's convs, context-mask weights, the GcBlocks' last
+    convs: the inner GcBlock layers only learn once the zero-initialised last conv is non-zero,
+    as in the official code); hooks are gone at the end. With ``fgd_modules_lr_mult`` the FGD
+    modules' groups ran at that multiple of the student's learning rate."""
+    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, *opts, batch=4)
     trainer.before_train()
     teacher_before = copy.deepcopy(trainer.teacher.model.state_dict())
     fgd_before = copy.deepcopy(trainer.model.fgd_losses.state_dict())
@@ -30,12 +33,18 @@ def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, ti
     assert_same_tensors(trainer.teacher.model.state_dict(), released, "teacher vs its checkpoint")
     for name, param in trainer.model.fgd_losses.named_parameters():
         assert param.grad is not None, f"FGD parameter {name} got no gradient"
-        if name.split(".", 1)[1] in ("align.weight", "align.bias", "conv_mask_s.weight", "conv_mask_t.weight",
+        if name.split(".", 1)[1] in ("align.weight", "align.bias", "align.0.weight", "align.3.weight", "align.3.bias",
+                                     "conv_mask_s.weight", "conv_mask_t.weight",
                                      "channel_add_conv_s.3.weight", "channel_add_conv_t.3.weight",
                                      "channel_add_conv_s.3.bias", "channel_add_conv_t.3.bias"):
             assert not torch.equal(param.detach(), fgd_before[name]), f"FGD parameter {name} did not train"
     assert not trainer.hooks.active
     assert not trainer.student.backbone._forward_hooks and not trainer.teacher.model.backbone._forward_hooks
+    lrs = [g["lr"] for g in trainer.optimizer.param_groups]
+    if opts:
+        assert lrs[0] > 0 and lrs[3:] == pytest.approx([10 * lrs[0]] * 3) and lrs[:3] == [lrs[0]] * 3
+    else:
+        assert len(lrs) == 3
 
 
 def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):

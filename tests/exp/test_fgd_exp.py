@@ -47,3 +47,20 @@ def test_optimizer_holds_student_and_fgd_but_not_teacher(tmp_path, tiny_data, ti
         no_decay = {id(p) for p in opt.param_groups[0]["params"]}
         for loss in model.fgd_losses.values():
             assert id(loss.align[1].weight) in no_decay
+
+
+def test_fgd_modules_lr_mult_gives_the_fgd_modules_their_own_groups(tmp_path, tiny_data, tiny_teacher_ckpt,
+                                                                   restore_std):
+    """``fgd_modules_lr_mult`` puts the FGD modules in three groups of their own (YOLOX's decay
+    rules) carrying ``lr_mult``; the student's groups carry none; a non-positive value is refused."""
+    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "fgd_modules_lr_mult", 50,
+                           batch=4)
+    model = trainer.build_model()
+    opt = trainer.exp.get_optimizer(4)
+    assert [g.get("lr_mult", 1.0) for g in opt.param_groups] == [1.0, 1.0, 1.0, 50.0, 50.0, 50.0]
+    assert [g.get("weight_decay", 0) for g in opt.param_groups] == [0, trainer.exp.weight_decay, 0] * 2
+    fgd = {id(p) for g in opt.param_groups[3:] for p in g["params"]}
+    assert fgd == {id(p) for p in model.fgd_losses.parameters()}
+    trainer.exp.fgd_modules_lr_mult = 0
+    with pytest.raises(ValueError, match="fgd_modules_lr_mult must be positive, got 0"):
+        trainer.exp.check_config()

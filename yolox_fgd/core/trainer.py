@@ -146,7 +146,7 @@ class Trainer(YOLOXTrainer):
 
         lr = self.lr_scheduler.update_lr(self.progress_in_iter + 1)
         for param_group in self.optimizer.param_groups:
-            param_group["lr"] = lr
+            param_group["lr"] = lr * param_group.get("lr_mult", 1.0)
 
         self.meter.update(
             iter_time=time.time() - iter_start_time,

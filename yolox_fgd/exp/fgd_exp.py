@@ -57,6 +57,9 @@ class FGDExp(Exp):
         # student-side projection: "conv1x1" (the paper's align) | "mlp" (3x3 conv-BN-ReLU-1x1 conv;
         # Miles and Mikolajczyk, AAAI 2024), yolox_fgd/losses/projector.py
         self.fgd_projector = "conv1x1"
+        # learning-rate multiplier of the FGD modules (projections, GcBlocks) against the student's
+        # (mmcv's paramwise lr_mult); 1: one optimizer over both, as the official code
+        self.fgd_modules_lr_mult = 1.0
         # the FGD maintainer's rule (yzd-v/FGD#11): over the first K iterations (FGD weight 0)
         # measure the terms, then scale all four weights together so that the smallest weighted
         # term equals the smaller of the classification and IoU losses; 0: off
@@ -99,6 +102,8 @@ class FGDExp(Exp):
             raise ValueError(f"fgd_channel_ref must be a positive channel count or None, got {self.fgd_channel_ref}")
         if self.fgd_projector not in PROJECTORS:
             raise ValueError(f"fgd_projector={self.fgd_projector!r} must be one of {PROJECTORS}")
+        if not self.fgd_modules_lr_mult > 0:
+            raise ValueError(f"fgd_modules_lr_mult must be positive, got {self.fgd_modules_lr_mult}")
         if self.fgd_calibrate_iters < 0:
             raise ValueError(f"fgd_calibrate_iters must be >= 0, got {self.fgd_calibrate_iters}")
         if self.fgd_decay not in (None, "cosine"):
@@ -171,17 +176,36 @@ class FGDExp(Exp):
         return self.distiller
 
     def get_optimizer(self, batch_size):
-        """SGD over the student and the FGD modules with YOLOX's groups and settings."""
+        """SGD over the student and the FGD modules with YOLOX's groups and settings.
+
+        With ``fgd_modules_lr_mult != 1`` the FGD modules (projections and GcBlocks) get their own
+        three groups, each with ``lr_mult`` (the trainer sets ``lr * lr_mult`` every iteration;
+        mmcv's ``paramwise_cfg`` ``lr_mult``): their gradient is proportional to the FGD weights,
+        so at small weights they barely learn and the student is pulled towards a projection that
+        does not fit the teacher (docs/fgd_on_yolox.md, section 8).
+        """
         if "optimizer" not in self.__dict__:
-            module = getattr(self, "distiller", None)
-            module = self.model if module is None else module
+            distiller = getattr(self, "distiller", None)
             lr = self.warmup_lr if self.warmup_epochs > 0 else self.basic_lr_per_img * batch_size
             from ..models.param_groups import param_groups
 
-            no_decay, decay, biases = param_groups(module)
-            optimizer = torch.optim.SGD(no_decay, lr=lr, momentum=self.momentum, nesterov=True)
-            optimizer.add_param_group({"params": decay, "weight_decay": self.weight_decay})
-            optimizer.add_param_group({"params": biases})
+            if distiller is None:
+                parts = [(self.model, 1.0)]
+            elif self.fgd_modules_lr_mult == 1:
+                parts = [(distiller, 1.0)]
+            else:
+                parts = [(distiller.student, 1.0), (distiller.fgd_losses, float(self.fgd_modules_lr_mult))]
+            optimizer = None
+            for module, mult in parts:
+                no_decay, decay, biases = param_groups(module)
+                for params, extra in ((no_decay, {}), (decay, {"weight_decay": self.weight_decay}), (biases, {})):
+                    group = {"params": params, "lr": lr * mult, **extra}
+                    if mult != 1:
+                        group["lr_mult"] = mult
+                    if optimizer is None:
+                        optimizer = torch.optim.SGD([group], lr=lr, momentum=self.momentum, nesterov=True)
+                    else:
+                        optimizer.add_param_group(group)
             self.optimizer = optimizer
         return self.optimizer
 
