@@ -1,5 +1,5 @@
 # The benchmark's student without distillation (YOLOX-nano widths, plain convs) on the embedded
-# synthetic dataset: fine-tuned for 12 epochs at batch 32 from the common initial weights
+# synthetic dataset: fine-tuned for 10 epochs at batch 32 from the common initial weights
 # demo_assets/demo_yolox_nano_init.pth (demo_assets/demo_yolox_nano_init.json says how they were
 # made; `init_ckpt None` trains from random weights).
 import os

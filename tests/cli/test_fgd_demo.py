@@ -28,6 +28,20 @@ def test_pipeline_produces_table_and_pictures_from_the_evaluation(tmp_path, tiny
         eval_row = [ln for ln in ev.stdout.splitlines() if ln.startswith("| ")][1].split("|")[2:8]
         assert [c.strip() for c in line.split("|")[3:9]] == [c.strip() for c in eval_row]
 
+    # the FGD student's projection fit, read from the same checkpoint (tools/fgd_fit.py)
+    fit = run_tool("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[2]["ckpt"], "-b", "4", "--json", tmp_path / "fit.json",
+                   "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
+    assert fit.returncode == 0, fit.stderr[-2000:]
+    with open(tmp_path / "fit.json") as f:
+        levels = json.load(f)["levels"]
+    assert sorted(levels) == ["p3", "p4", "p5"]
+    assert all(-1 <= row["corr_min"] <= row["corr_mean"] <= 1 and row["channels"] > 0 for row in levels.values())
+    assert [ln.split("|")[1].strip() for ln in fit.stdout.splitlines() if ln.startswith("| p")] == ["p3", "p4", "p5"]
+    # a checkpoint without FGD modules (the baseline student's) is refused with what to give
+    bad = run_tool("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[1]["ckpt"], "-b", "4",
+                   "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
+    assert bad.returncode != 0 and "the checkpoint has no 'fgd' entry" in bad.stderr
+
     # a second run reuses the teacher and both students
     again = run_tool("fgd_demo", "--out", out, "--teacher-exp", TINY_TEACHER_EXP, "--student-exp", TINY_EXP,
                      "--fgd-exp", TINY_FGD_EXP, "--teacher-ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"),

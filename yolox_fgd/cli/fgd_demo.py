@@ -153,16 +153,13 @@ def fgd_maps(args, fgd_exp, teacher_exp, fgd_ckpt, teacher_ckpt, path):
     from yolox.data import ValTransform
 
     from ..data.coco import CheckedCOCODataset
-    from ..distill.features import tap_channels
     from ..visualize.fgd_maps import plot_fgd_maps
     from .eval import load_model_weights
+    from .fgd_fit import load_fgd_losses
 
     student = load_model_weights(fgd_exp.get_model(), fgd_ckpt)
     teacher = load_model_weights(teacher_exp.get_model(), teacher_ckpt)
-    ckpt = load_checkpoint(fgd_ckpt)
-    losses = fgd_exp.get_fgd_losses(tap_channels(student, fgd_exp.fgd_tap), tap_channels(teacher, fgd_exp.fgd_tap))
-    for lvl, mod in losses.items():
-        mod.load_state_dict({k.split(".", 1)[1]: v for k, v in ckpt["fgd"].items() if k.startswith(lvl + ".")})
+    losses = load_fgd_losses(fgd_exp, load_checkpoint(fgd_ckpt), student, teacher)
     dataset = CheckedCOCODataset(data_dir=fgd_exp.resolve_data_dir(), json_file=fgd_exp.val_ann, name="val2017",
                                  num_classes=fgd_exp.num_classes, img_size=fgd_exp.test_size,
                                  preproc=ValTransform(legacy=False))

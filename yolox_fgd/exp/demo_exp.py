@@ -48,7 +48,7 @@ class DemoExp(Exp):
         self.mosaic_scale = (0.5, 1.5)
         self.enable_mixup = False
         # ---------------- schedule ---------------- #
-        self.max_epoch = 12
+        self.max_epoch = 10
         self.warmup_epochs = 1
         self.no_aug_epochs = 2
         self.basic_lr_per_img = 0.04 / 64.0
