@@ -4,7 +4,7 @@ import json
 import torch
 
 from tests.conftest import TINY_FGD_EXP, run_tool
-from yolox_fgd.distill.diagnostics import gradient_norm
+from yolox_fgd.distill.diagnostics import FGDDiagnostics, gradient_norm
 
 
 def test_gradient_norm_is_linear_and_keeps_the_graph():
@@ -19,6 +19,17 @@ def test_gradient_norm_is_linear_and_keeps_the_graph():
     assert torch.equal(a.grad, torch.tensor([3.0, 4.0]))
 
 
+def test_record_gives_each_terms_cosine_with_the_detection_gradient_and_the_sums():
+    """A term whose gradient opposes detection's has cosine -1, an orthogonal one 0; the sum of
+    the FGD terms' gradients is compared as a whole (norm ratio and cosine)."""
+    w = torch.nn.Parameter(torch.tensor([0.0, 0.0]))
+    terms = {"detection": w[0] * 3.0, "fg_p3": -w[0], "bg_p3": 2.0 * w[1]}
+    r = FGDDiagnostics(None).record(terms, {}, [w], epoch=1, iteration=1, distill_weight=1.0)
+    assert r["grad_cos"] == {"fg_p3": -1.0, "bg_p3": 0.0}
+    assert abs(r["grad_rel"]["bg_p3"] - 2 / 3) < 1e-12
+    assert abs(r["fgd_grad_cos"] + 1 / 5 ** 0.5) < 1e-6 and abs(r["fgd_grad_rel"] - 5 ** 0.5 / 3) < 1e-6
+
+
 def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data, tiny_teacher_ckpt):
     """A run with fgd_diagnostics_interval 2 writes one record every 2 iterations with the ratio
     of every term and level, the map RMS and the attention entropies; plot_diagnostics draws them."""
@@ -31,6 +42,7 @@ def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data,
         assert set(r["grad_rel"]) == {f"{t}_{lvl}" for t in ("fg", "bg", "attention", "rela") for lvl in ("p3", "p4", "p5")}
         assert all(v >= 0 for v in r["grad_rel"].values()) and r["detection_grad_norm"] > 0
         assert r["grad_rel"]["fg_p3"] > 0
+        assert all(-1 <= c <= 1 for c in r["grad_cos"].values()) and -1 <= r["fgd_grad_cos"] <= 1
         # where FGD reaches (backbone and PAFPN) the detection gradient is a part of the whole,
         # so the same FGD gradient weighs more there
         assert 0 < r["detection_grad_norm_reached"] < r["detection_grad_norm"]

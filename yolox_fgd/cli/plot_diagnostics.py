@@ -3,7 +3,8 @@
 The run must have been trained with ``fgd_diagnostics_interval N`` (it writes
 ``RUN_DIR/diagnostics.jsonl``). Also prints, per level and term, the median over the run of the
 gradient ratio (over the whole student, and over the parameters FGD reaches: backbone and
-PAFPN, plus the head's stems with the stem tap) and of the weighted term.
+PAFPN, plus the head's stems with the stem tap), of the cosine between the term's gradient and
+the detection loss's (and the same for the sum of all FGD terms), and of the weighted term.
 """
 import argparse
 import os
@@ -28,15 +29,21 @@ def main(argv=None):
     out = args.out or os.path.join(args.run, "diagnostics.png")
     plot_diagnostics(records, out, title=os.path.basename(os.path.normpath(args.run)))
     reached = all("grad_rel_reached" in r for r in records)
+    has_cos = all("grad_cos" in r for r in records)
     print("| term | median grad / detection grad | " + ("median, where FGD reaches | " if reached else "") +
-          "median weighted value | max weighted value |")
-    print("|---|---|---|---|" + ("---|" if reached else ""))
+          ("median cosine with the detection grad | " if has_cos else "") + "median weighted value | max weighted value |")
+    print("|---|---|---|---|" + ("---|" if reached else "") + ("---|" if has_cos else ""))
     for key in records[0]["grad_rel"]:
         g = [r["grad_rel"][key] for r in records]
         v = [r["terms"][key] for r in records]
         part = f"{statistics.median(r['grad_rel_reached'][key] for r in records):.3g} | " if reached else ""
+        part += f"{statistics.median(r['grad_cos'][key] for r in records):.3g} | " if has_cos else ""
         print(f"| {key} | {statistics.median(g):.3g} | {part}{statistics.median(v):.3g} | {max(v):.3g} |")
-    print(f"| detection loss | 1 | {'1 | ' if reached else ''}{statistics.median(r['detection_loss'] for r in records):.3g} | "
+    if has_cos:
+        print(f"| all FGD terms | {statistics.median(r['fgd_grad_rel'] for r in records):.3g} | "
+              f"{'| ' if reached else ''}{statistics.median(r['fgd_grad_cos'] for r in records):.3g} | | |")
+    print(f"| detection loss | 1 | {'1 | ' if reached else ''}{'1 | ' if has_cos else ''}"
+          f"{statistics.median(r['detection_loss'] for r in records):.3g} | "
           f"{max(r['detection_loss'] for r in records):.3g} |")
     print(f"\nplot: {out}")
     return records

@@ -4,7 +4,9 @@ compared maps look like (issue 11; ``exp.fgd_diagnostics_interval``).
 On a diagnostic iteration, for the detection loss and each weighted FGD term of each level (as
 it enters ``total_loss``), the gradient norm over the student's parameters is taken with
 ``torch.autograd.grad`` (one extra backward per term: only on those iterations); each FGD term's
-norm is reported relative to the detection loss's. With them: the RMS of the student's aligned
+norm is reported relative to the detection loss's, with the cosine between the two gradients
+(``grad_cos``; ``fgd_grad_rel`` and ``fgd_grad_cos`` for the sum of all FGD terms: a negative
+cosine means that imitating the teacher, at this point, works against detection). With them: the RMS of the student's aligned
 map and of the teacher's map and the entropy of both channel attentions
 (:meth:`yolox_fgd.losses.FGDLoss.map_statistics`). One JSON line per diagnostic iteration goes
 to ``<run>/diagnostics.jsonl``; ``tools/plot_diagnostics.py`` draws them.
@@ -20,21 +22,32 @@ from .schedule import TERMS
 __all__ = ["FGDDiagnostics", "gradient_norm", "read_diagnostics"]
 
 
+def _gradients(loss, params):
+    """``d loss / d params`` as a list (``None`` for parameters the loss does not reach); the
+    graph is kept for the real backward."""
+    return list(torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True))
+
+
+def _norm(grads):
+    grads = [g for g in grads if g is not None]
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))) \
+        if grads else 0.0
+
+
+def _dot(a, b):
+    return float(sum((x.float() * y.float()).sum() for x, y in zip(a, b) if x is not None and y is not None))
+
+
 def gradient_norm(loss, params, subset=None):
     """L2 norm of ``d loss / d params`` (the graph is kept for the real backward).
 
     With ``subset`` (indices into ``params``) also the norm over those parameters alone:
     returns ``(norm, subset_norm)``.
     """
-    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-
-    def norm(gs):
-        gs = [g for g in gs if g is not None]
-        return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in gs]))) \
-            if gs else 0.0
+    grads = _gradients(loss, params)
     if subset is None:
-        return norm(grads)
-    return norm(grads), norm([grads[i] for i in subset])
+        return _norm(grads)
+    return _norm(grads), _norm([grads[i] for i in subset])
 
 
 class FGDDiagnostics:
@@ -61,16 +74,25 @@ class FGDDiagnostics:
                 gradients there, where the detection gradient is much smaller than over the
                 whole model (the head's). ``None``: not computed.
         """
-        det, det_reached = gradient_norm(graph_terms["detection"], params, reached or [])
-        rel, rel_reached = {}, {}
+        det_grads = _gradients(graph_terms["detection"], params)
+        det = _norm(det_grads)
+        det_reached = _norm([det_grads[i] for i in reached or []])
+        rel, rel_reached, cos = {}, {}, {}
+        fgd_sum = [None] * len(params)
         for name, term in graph_terms.items():
             if name != "detection":
-                full, part = gradient_norm(term, params, reached or [])
+                grads = _gradients(term, params)
+                full, part = _norm(grads), _norm([grads[i] for i in reached or []])
                 rel[name] = full / det if det > 0 else float("nan")
                 rel_reached[name] = part / det_reached if det_reached > 0 else float("nan")
+                cos[name] = _dot(grads, det_grads) / (full * det) if full > 0 and det > 0 else float("nan")
+                fgd_sum = [g if acc is None else (acc if g is None else acc + g) for acc, g in zip(fgd_sum, grads)]
+        fgd_norm = _norm(fgd_sum)
         record = {
             "epoch": epoch, "iter": iteration, "distill_weight": distill_weight,
             "detection_loss": float(graph_terms["detection"].detach()), "detection_grad_norm": det, "grad_rel": rel,
+            "grad_cos": cos, "fgd_grad_rel": fgd_norm / det if det > 0 else float("nan"),
+            "fgd_grad_cos": _dot(fgd_sum, det_grads) / (fgd_norm * det) if fgd_norm > 0 and det > 0 else float("nan"),
             "terms": {name: float(term.detach()) for name, term in graph_terms.items() if name != "detection"},
             "maps": {lvl: {k: float(v) for k, v in stats.items()} for lvl, stats in map_stats.items()},
         }
@@ -86,7 +108,8 @@ class FGDDiagnostics:
             f", rms s/t {s['rms_s']:.3g}/{s['rms_t']:.3g}, H_c s/t {s['entropy_c_s']:.2f}/{s['entropy_c_t']:.2f}"
             for lvl, s in record["maps"].items())
         logger.info(f"FGD diagnostics at iteration {iteration} (weight {distill_weight:.3g}, detection grad norm "
-                    f"{det:.3g}): {levels}")
+                    f"{det:.3g}; all FGD terms: grad/det {record['fgd_grad_rel']:.3g}, cosine with the detection "
+                    f"gradient {record['fgd_grad_cos']:.3g}): {levels}")
         return record
 
 

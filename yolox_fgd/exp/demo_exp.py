@@ -2,8 +2,8 @@
 
 The benchmark (issue 11, ``docs/distill_bench.md``) is built so that distillation can be measured
 on a 2-core machine: a teacher trained to convergence (90 epochs from scratch) and a student
-fine-tuned for 12 epochs at batch 32 (600 iterations; 328 s alone on the 2-core development
-machine) from a common initial checkpoint, on the same data.
+fine-tuned for 10 epochs at batch 32 (500 iterations; 247 s alone on the 2-core development
+machine, two torch threads) from a common initial checkpoint, on the same data.
 
 * dataset: 1600 train / 320 val images of 160x160 or 160x192 pixels, 4-10 shapes each
   (mostly COCO-medium), objects overlapping by at most 30% of a box, little clutter;
@@ -11,7 +11,7 @@ machine) from a common initial checkpoint, on the same data.
   augmentation, no mixup;
 * YOLOX's per-image SimOTA (on a CPU the batched assignment is slower: no host syncs to save);
 * EMA 0.995 with a 100-update ramp (:class:`yolox_fgd.utils.ema.RampedModelEMA`): YOLOX's
-  2000-update ramp leaves a 600-iteration run with almost no averaging and noisy evaluations;
+  2000-update ramp leaves a 500-iteration run with almost no averaging and noisy evaluations;
 * the students start from ``init_ckpt`` (set in their experiment files): trained from random
   weights, a seed's AP depends on when its training "takes off", and three seeds spread by
   3.7 AP; from the common weights by 0.08.
