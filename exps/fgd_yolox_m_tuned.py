@@ -2,7 +2,10 @@
 # the paper's settings) with the remedies of the recommended benchmark configuration
 # (exps/demo/fgd_demo_nano_tuned.py, docs/fgd_on_yolox.md):
 #   - feature normalisation of both maps per channel before every term (PKD, Cao et al. 2022);
-#   - the four weights x 0.01, their ratios kept (yzd-v/FGD issue 11).
+#   - the four weights x 0.01, their ratios kept (yzd-v/FGD issue 11);
+#   - the FGD modules (align convs, GcBlocks) at 100x the student's learning rate
+#     (fgd_modules_lr_mult), so that they keep fitting the teacher at the reduced weights
+#     (check with tools/fgd_fit.py on a checkpoint).
 # Chosen on the CPU benchmark, untested on COCO: with normalised maps the terms no longer scale
 # with the teacher's activations, so the scale that suits COCO may differ; the diagnostics
 # (fgd_diagnostics_interval N, tools/plot_diagnostics.py) show the gradient ratio to watch.
@@ -20,3 +23,4 @@ class Exp(FGDYoloxM):
         self.exp_name = "fgd_yolox_m_tuned"
         self.fgd_feature_norm = True
         self.fgd_alpha, self.fgd_beta, self.fgd_gamma, self.fgd_lambda = 2e-5, 1e-5, 1e-5, 1e-7
+        self.fgd_modules_lr_mult = 100.0

@@ -43,6 +43,9 @@ def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data,
         assert all(v >= 0 for v in r["grad_rel"].values()) and r["detection_grad_norm"] > 0
         assert r["grad_rel"]["fg_p3"] > 0
         assert all(-1 <= c <= 1 for c in r["grad_cos"].values()) and -1 <= r["fgd_grad_cos"] <= 1
+        # FGD's gradient is zero outside what it reaches: there the cosine is the whole one rescaled
+        scaled = r["fgd_grad_cos"] * r["detection_grad_norm"] / r["detection_grad_norm_reached"]
+        assert abs(r["fgd_grad_cos_reached"] - scaled) < 1e-4
         # where FGD reaches (backbone and PAFPN) the detection gradient is a part of the whole,
         # so the same FGD gradient weighs more there
         assert 0 < r["detection_grad_norm_reached"] < r["detection_grad_norm"]

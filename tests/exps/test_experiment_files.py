@@ -7,7 +7,8 @@ import pytest
 from tests.conftest import REPO
 from yolox_fgd.exp.build import load_exp
 
-TUNED = {"fgd_feature_norm": True, "fgd_alpha": 2e-5, "fgd_beta": 1e-5, "fgd_gamma": 1e-5, "fgd_lambda": 1e-7}
+TUNED = {"fgd_feature_norm": True, "fgd_alpha": 2e-5, "fgd_beta": 1e-5, "fgd_gamma": 1e-5, "fgd_lambda": 1e-7,
+         "fgd_modules_lr_mult": 100.0}
 EXPS = sorted(glob.glob(os.path.join(REPO, "exps", "**", "*.py"), recursive=True))
 
 

@@ -79,11 +79,13 @@ SUITES = {
         ("fgd_fn_w001_stop5", FGD, NORM + scaled_weights(0.01) + ["fgd_stop_epoch", "5"]),
         ("fgd_fn_stems_w001", FGD, NORM + ["fgd_tap", "stems"] + scaled_weights(0.01)),
     ],
-    # the recommended configuration (exps/demo/fgd_demo_nano_tuned.py) and the paper's settings
+    # the recommended configuration (exps/demo/fgd_demo_nano_tuned.py), the same with the FGD
+    # modules at the student's learning rate (the recommendation until 2026-11-29), the paper's settings
     "tuned": [
         ("baseline", STUDENT, []),
         ("fgd_paper", FGD, []),
         ("fgd_tuned", TUNED, []),
+        ("fgd_tuned_lrm1", TUNED, ["fgd_modules_lr_mult", "1"]),
     ],
     # issue 14: the recommended configuration on either tap
     "taps": [

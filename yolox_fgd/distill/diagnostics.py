@@ -98,6 +98,10 @@ class FGDDiagnostics:
         }
         if reached:
             record["detection_grad_norm_reached"], record["grad_rel_reached"] = det_reached, rel_reached
+            # the same cosine against the detection gradient where FGD reaches (FGD's is zero elsewhere)
+            dot = _dot([fgd_sum[i] for i in reached], [det_grads[i] for i in reached])
+            record["fgd_grad_cos_reached"] = dot / (fgd_norm * det_reached) if fgd_norm > 0 and det_reached > 0 \
+                else float("nan")
         if self.path:
             with open(self.path, "a") as f:
                 f.write(json.dumps(record) + "\n")
