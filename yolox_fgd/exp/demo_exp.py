@@ -14,7 +14,8 @@ machine, two torch threads) from a common initial checkpoint, on the same data.
   2000-update ramp leaves a 500-iteration run with almost no averaging and noisy evaluations;
 * the students start from ``init_ckpt`` (set in their experiment files): trained from random
   weights, a seed's AP depends on when its training "takes off", and three seeds spread by
-  3.7 AP; from the common weights by 0.08.
+  3.7 AP; from the common weights by 0.91 (0.08 with 12 epochs: the shorter schedule ends
+  earlier on the cosine, docs/distill_bench.md).
 """
 from .base_exp import Exp
 from .fgd_exp import FGDExp
