@@ -116,9 +116,12 @@ def test_all_fgd_weights_zero_equals_plain_training(tmp_path, tiny_data, tiny_te
 def test_fgd_resume_is_exact(tmp_path, tiny_data, tiny_teacher_ckpt):
     """4 epochs uninterrupted and stopped after 1 then resumed, with workers, multiscale, warm-up,
     no-mosaic last epochs, a loss calibration over 6 iterations that the stop interrupts (its
-    partial sums are in the checkpoint) and a cosine decay: same student, EMA and FGD modules."""
+    partial sums are in the checkpoint), a cosine decay, and the mlp projector (BatchNorm
+    statistics) in optimizer groups of their own at 10x the learning rate: same student, EMA and
+    FGD modules."""
     a, b = stop_and_resume(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, *USER_CONFIG,
-                           "fgd_calibrate_iters", "6", "fgd_decay", "cosine", epochs=4, stop=1, batch=2)
+                           "fgd_calibrate_iters", "6", "fgd_decay", "cosine", "fgd_projector", "mlp",
+                           "fgd_modules_lr_mult", "10", epochs=4, stop=1, batch=2)
     assert_same_tensors(a["train_model"], b["train_model"], "student")
     assert_same_tensors(a["model"], b["model"], "student EMA")
     assert_same_tensors(a["fgd"], b["fgd"], "fgd")
