@@ -56,3 +56,4 @@ def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data,
     plot = run_tool("plot_diagnostics", tmp_path / "diag")
     assert plot.returncode == 0, plot.stderr[-2000:]
     assert "| fg_p3 |" in plot.stdout and (tmp_path / "diag" / "diagnostics.png").stat().st_size > 5000
+    assert "| all FGD terms |" in plot.stdout and "all FGD terms where FGD reaches:" in plot.stdout

@@ -30,6 +30,7 @@ def main(argv=None):
     plot_diagnostics(records, out, title=os.path.basename(os.path.normpath(args.run)))
     reached = all("grad_rel_reached" in r for r in records)
     has_cos = all("grad_cos" in r for r in records)
+    cos = []
     print("| term | median grad / detection grad | " + ("median, where FGD reaches | " if reached else "") +
           ("median cosine with the detection grad | " if has_cos else "") + "median weighted value | max weighted value |")
     print("|---|---|---|---|" + ("---|" if reached else "") + ("---|" if has_cos else ""))
@@ -40,11 +41,23 @@ def main(argv=None):
         part += f"{statistics.median(r['grad_cos'][key] for r in records):.3g} | " if has_cos else ""
         print(f"| {key} | {statistics.median(g):.3g} | {part}{statistics.median(v):.3g} | {max(v):.3g} |")
     if has_cos:
-        print(f"| all FGD terms | {statistics.median(r['fgd_grad_rel'] for r in records):.3g} | "
-              f"{'| ' if reached else ''}{statistics.median(r['fgd_grad_cos'] for r in records):.3g} | | |")
+        # where FGD reaches, its gradient is all of its gradient: the ratio and cosine rescale by
+        # detection's whole norm over its norm there
+        scale = [r["detection_grad_norm"] / r["detection_grad_norm_reached"] for r in records] if reached else None
+        rel_there = f"{statistics.median(r['fgd_grad_rel'] * k for r, k in zip(records, scale)):.3g} | " if reached else ""
+        cos = [r["fgd_grad_cos"] * k for r, k in zip(records, scale)] if reached else []
+        print(f"| all FGD terms | {statistics.median(r['fgd_grad_rel'] for r in records):.3g} | {rel_there}"
+              f"{statistics.median(r['fgd_grad_cos'] for r in records):.3g} | | |")
+    summary = ""
+    if cos:
+        summary = (f"\nall FGD terms where FGD reaches: gradient / detection gradient {rel_there.strip(' |')} (median), "
+                   f"cosine with the detection gradient median {statistics.median(cos):.3g}, "
+                   f"from {min(cos):.3g} to {max(cos):.3g} over {len(cos)} records")
     print(f"| detection loss | 1 | {'1 | ' if reached else ''}{'1 | ' if has_cos else ''}"
           f"{statistics.median(r['detection_loss'] for r in records):.3g} | "
           f"{max(r['detection_loss'] for r in records):.3g} |")
+    if summary:
+        print(summary)
     print(f"\nplot: {out}")
     return records
 

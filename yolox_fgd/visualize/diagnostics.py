@@ -1,6 +1,7 @@
 """Plots of ``diagnostics.jsonl`` (see :mod:`yolox_fgd.distill.diagnostics`): per level, the
 gradient each FGD term sends into the student relative to the detection loss's, the RMS of the
-compared maps and the entropy of both channel attentions, against the iteration."""
+compared maps, the entropy of both channel attentions and (in records that have it) the cosine
+of each term's gradient with the detection gradient, against the iteration."""
 import math
 
 __all__ = ["plot_diagnostics"]
@@ -9,8 +10,8 @@ TERM_STYLE = {"fg": "-", "bg": "--", "attention": ":", "rela": "-."}
 
 
 def plot_diagnostics(records, path, title="FGD diagnostics"):
-    """Write a PNG with three rows (gradient ratio, map RMS, channel-attention entropy) and one
-    column per level.
+    """Write a PNG with three rows (gradient ratio, map RMS, channel-attention entropy), a fourth
+    (gradient cosine with detection) when the records have ``grad_cos``, and one column per level.
 
     Args:
         records: the records of one run's ``diagnostics.jsonl``.
@@ -24,7 +25,8 @@ def plot_diagnostics(records, path, title="FGD diagnostics"):
         raise ValueError("no diagnostics records to plot: train with fgd_diagnostics_interval N")
     levels = list(records[0]["maps"])
     its = [r["iter"] for r in records]
-    fig, axes = plt.subplots(3, len(levels), figsize=(4.2 * len(levels), 9.0), dpi=110, squeeze=False)
+    rows = 4 if all("grad_cos" in r for r in records) else 3
+    fig, axes = plt.subplots(rows, len(levels), figsize=(4.2 * len(levels), 3.0 * rows), dpi=110, squeeze=False)
     for col, lvl in enumerate(levels):
         ax = axes[0][col]
         for term, style in TERM_STYLE.items():
@@ -47,6 +49,15 @@ def plot_diagnostics(records, path, title="FGD diagnostics"):
         ax.set_title(f"{lvl}: channel-attention entropy (nats)", fontsize=9)
         ax.set_xlabel("iteration")
         ax.legend(fontsize=7)
+        if rows == 4:
+            ax = axes[3][col]
+            for term, style in TERM_STYLE.items():
+                ax.plot(its, [r["grad_cos"].get(f"{term}_{lvl}", math.nan) for r in records], style, label=term)
+            ax.axhline(0.0, color="grey", lw=0.8)
+            ax.set_ylim(-1, 1)
+            ax.set_title(f"{lvl}: cosine of grad FGD term with grad detection", fontsize=9)
+            ax.set_xlabel("iteration")
+            ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
