@@ -1,4 +1,4 @@
-"""tools/train.py and tools/eval.py stop on bad input with a message naming the problem."""
+"""tools/train.py, tools/eval.py and tools/fgd_fit.py stop on bad input with a message naming the problem."""
 import os
 import shutil
 
@@ -151,3 +151,9 @@ def test_a_diverged_run_ends_with_its_message_not_lost_stderr(tmp_path, tiny_dat
                    "max_epoch", "1", "nonfinite_policy", "stop", "basic_lr_per_img", "1e30")
     assert res.returncode == 1
     assert "error: " in res.stderr and "diverged" in res.stderr and "lost sys.stderr" not in res.stderr
+
+
+def test_fgd_fit_refuses_an_experiment_without_distillation(tmp_path):
+    """tools/fgd_fit.py on a plain (non-FGD) experiment says so before loading anything."""
+    err = fail("fgd_fit", "-f", TINY_EXP, "-c", tmp_path / "any.pth")
+    assert "is not an FGD experiment (no fgd_levels)" in err

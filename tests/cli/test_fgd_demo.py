@@ -41,6 +41,11 @@ def test_pipeline_produces_table_and_pictures_from_the_evaluation(tmp_path, tiny
     bad = run_tool("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[1]["ckpt"], "-b", "4",
                    "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
     assert bad.returncode != 0 and "the checkpoint has no 'fgd' entry" in bad.stderr
+    # FGD modules trained with another projector than the options say: named, with what to give
+    other = run_tool("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[2]["ckpt"], "-b", "4", "fgd_projector", "mlp",
+                     "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
+    assert other.returncode != 0 and "the checkpoint's FGD modules at p3 do not fit the experiment" in other.stderr
+    assert "fgd_projector must be given again" in other.stderr
 
     # a second run reuses the teacher and both students
     again = run_tool("fgd_demo", "--out", out, "--teacher-exp", TINY_TEACHER_EXP, "--student-exp", TINY_EXP,

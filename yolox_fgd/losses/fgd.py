@@ -224,7 +224,8 @@ class FGDLoss(nn.Module):
                 "weighted_attention": self.gamma * scale * attention, "weighted_rela": self.lambda_ * scale * rela}
 
     def prepare_maps(self, student_feat, teacher_feat):
-        """The maps every term compares: the student's through ``align`` (when there is one), both standardised per channel when ``feature_norm`` is on; float32 or wider.
+        """The maps every term compares: the student's through ``align`` (when there is one),
+        both standardised per channel when ``feature_norm`` is on; float32 or wider.
 
         Returns:
             ``(S, T)``: two ``(N, C, H, W)`` maps.
