@@ -1,6 +1,7 @@
 """FGD diagnostics: per-term gradient norms relative to the detection loss, map statistics, plots."""
 import json
 
+import pytest
 import torch
 
 from tests.conftest import TINY_FGD_EXP, run_tool
@@ -30,11 +31,13 @@ def test_record_gives_each_terms_cosine_with_the_detection_gradient_and_the_sums
     assert abs(r["fgd_grad_cos"] + 1 / 5 ** 0.5) < 1e-6 and abs(r["fgd_grad_rel"] - 5 ** 0.5 / 3) < 1e-6
 
 
-def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data, tiny_teacher_ckpt):
+@pytest.mark.parametrize("tap", ["stems", "cls_convs"])
+def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data, tiny_teacher_ckpt, tap):
     """A run with fgd_diagnostics_interval 2 writes one record every 2 iterations with the ratio
-    of every term and level, the map RMS and the attention entropies; plot_diagnostics draws them."""
+    of every term and level, the map RMS and the attention entropies; plot_diagnostics draws them.
+    The same with the head's classification branch as the tap (the teacher's head runs up to it)."""
     res = run_tool("train", "-f", TINY_FGD_EXP, "-b", "4", "--device", "cpu", "-expn", "diag", "output_dir", tmp_path,
-                   "teacher_ckpt", tiny_teacher_ckpt, "max_epoch", "2", "fgd_diagnostics_interval", "2")
+                   "teacher_ckpt", tiny_teacher_ckpt, "max_epoch", "2", "fgd_diagnostics_interval", "2", "fgd_tap", tap)
     assert res.returncode == 0, res.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "diag" / "diagnostics.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in records] == [2, 4]
@@ -46,7 +49,7 @@ def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data,
         # FGD's gradient is zero outside what it reaches: there the cosine is the whole one rescaled
         scaled = r["fgd_grad_cos"] * r["detection_grad_norm"] / r["detection_grad_norm_reached"]
         assert abs(r["fgd_grad_cos_reached"] - scaled) < 1e-4
-        # where FGD reaches (backbone and PAFPN) the detection gradient is a part of the whole,
+        # where FGD reaches (backbone, PAFPN, the head up to the tap) the detection gradient is a part of the whole,
         # so the same FGD gradient weighs more there
         assert 0 < r["detection_grad_norm_reached"] < r["detection_grad_norm"]
         assert r["grad_rel_reached"]["fg_p3"] > r["grad_rel"]["fg_p3"]

@@ -149,3 +149,50 @@ def test_yolox_m_from_yolox_l_has_the_official_fgd_shapes():
         result = loss.load_state_dict({k: torch.randn(shape) for k, shape in official.items()}, strict=True)
         assert not result.missing_keys and not result.unexpected_keys, lvl
     assert tap_channels(student, "pafpn") == {"p3": 192, "p4": 384, "p5": 768}
+
+
+@pytest.mark.parametrize("tap,preds", [("cls_convs", "cls_preds"), ("reg_convs", "reg_preds")])
+def test_head_branch_taps_give_what_the_predictions_read(tiny_teacher_ckpt, tap, preds):
+    """taps "cls_convs" / "reg_convs": the student's captured maps are the branch outputs of its
+    own training forward (what cls_preds / reg_preds read, with their graph: a loss on them
+    reaches the branch, the stems and the backbone, not the other branch); the teacher's maps are
+    branch(stems(backbone(x))) in eval mode; the channel count is the predictions' input width;
+    reached_prefixes names the modules the gradient reaches."""
+    from yolox_fgd.distill.features import StudentTap, distilled_maps, reached_prefixes, tap_channels
+    from yolox_fgd.distill.teacher import build_teacher
+    from yolox_fgd.exp.build import load_exp
+    from tests.conftest import TINY_TEACHER_EXP
+
+    model = tiny_yolox().train()
+    student_tap = StudentTap(model, tap, ("p3", "p4", "p5"))
+    x = torch.randn(2, 3, 64, 64)
+    targets = torch.zeros(2, 5, 5)
+    targets[:, 0] = torch.tensor([1.0, 30, 30, 20, 20])
+    model(x, targets)
+    maps = student_tap.pop()
+    branch = getattr(model.head, tap)
+    with torch.no_grad():
+        fpn = model.backbone(x)
+        for i, lvl in enumerate(("p3", "p4", "p5")):
+            assert torch.allclose(maps[lvl], branch[i](model.head.stems[i](fpn[i])), atol=1e-6)
+    assert tap_channels(model, tap) == {lvl: getattr(model.head, preds)[i].in_channels
+                                        for i, lvl in enumerate(("p3", "p4", "p5"))} == {"p3": 32, "p4": 32, "p5": 32}
+    model.zero_grad()
+    maps["p4"].square().mean().backward()
+    other = model.head.reg_convs if tap == "cls_convs" else model.head.cls_convs
+    assert branch[1][0].conv.weight.grad.abs().sum() > 0
+    assert model.head.stems[1].conv.weight.grad.abs().sum() > 0
+    assert model.backbone.C3_n3.conv1.conv.weight.grad.abs().sum() > 0
+    assert other[1][0].conv.weight.grad is None
+    reached = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert all(n.startswith(reached_prefixes(tap)) for n in reached)
+    assert reached_prefixes("pafpn") == ("backbone.",)
+    student_tap.remove()
+
+    teacher = build_teacher(load_exp(TINY_TEACHER_EXP), tiny_teacher_ckpt, 6, "cpu")
+    with torch.no_grad():
+        t_maps = distilled_maps(teacher.model, x, tap, ("p3", "p5"))
+        m = teacher.model
+        ref = m.backbone(x)
+        assert torch.equal(t_maps["p5"], getattr(m.head, tap)[2](m.head.stems[2](ref[2])))
+        assert set(t_maps) == {"p3", "p5"}

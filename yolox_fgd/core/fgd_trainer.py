@@ -1,7 +1,7 @@
 """``FGDTrainer``: the device-agnostic YOLOX trainer with a frozen teacher and FGD losses.
 
 Per step (docs/design.md, section 2): the batch is resized to the multiscale size; the teacher's backbone
-(and, with ``fgd_tap = "stems"``, its head's stems) runs on that same tensor under ``no_grad``,
+(and, with a head tap such as ``fgd_tap = "stems"``, its head up to the tap) runs on that same tensor under ``no_grad``,
 in eval mode re-asserted every step, under the student's autocast; the student runs with its
 targets while forward hooks capture its maps at the same tap; one ``FGDLoss`` per level adds to
 the detection loss; one backward and one optimizer step train the student and the FGD modules
@@ -16,7 +16,7 @@ from loguru import logger
 from yolox.utils import get_model_info
 
 from ..distill.diagnostics import FGDDiagnostics
-from ..distill.features import PAFPN_LEVELS, StudentTap, distilled_maps, tap_channels
+from ..distill.features import PAFPN_LEVELS, StudentTap, distilled_maps, reached_prefixes, tap_channels
 from ..distill.schedule import DistillWeight, LossCalibration
 from ..utils.modules import unwrap
 from .trainer import Trainer
@@ -136,8 +136,7 @@ class FGDTrainer(Trainer):
         map_stats = outputs.pop("map_stats", None)
         if graph_terms is not None:
             named = [(n, p) for n, p in self.student.named_parameters() if p.requires_grad]
-            reached = [i for i, (n, _) in enumerate(named)
-                       if n.startswith("backbone.") or (self.exp.fgd_tap == "stems" and n.startswith("head.stems."))]
+            reached = [i for i, (n, _) in enumerate(named) if n.startswith(reached_prefixes(self.exp.fgd_tap))]
             self.diagnostics.record(
                 graph_terms, map_stats, [p for _, p in named], epoch=self.epoch + 1,
                 iteration=self.progress_in_iter + 1, distill_weight=self.last_distill_weight, reached=reached)

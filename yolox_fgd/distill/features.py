@@ -1,13 +1,18 @@
 """Where FGD taps a YOLOX model, and forward hooks that capture module outputs by name.
 
-Two taps (``exp.fgd_tap``), per level ``p3``/``p4``/``p5`` (strides 8/16/32):
+Four taps (``exp.fgd_tap``), per level ``p3``/``p4``/``p5`` (strides 8/16/32):
 
 * ``"stems"``: the outputs of ``head.stems[i]`` (1x1 conv + BN + SiLU to ``256 * width``
   channels), the maps the official FGD YOLOX run distils: it hooks mmdetection's
   ``neck.out_convs``, which mmdetection's YOLOX checkpoint converter renames from Megvii's
   ``head.stems`` (issue 14);
 * ``"pafpn"``: the outputs of ``backbone`` (YOLOX's ``YOLOPAFPN``: the tuple
-  ``(pan_out2, pan_out1, pan_out0)``, channels ``(256, 512, 1024) * width``), the stems' inputs.
+  ``(pan_out2, pan_out1, pan_out0)``, channels ``(256, 512, 1024) * width``), the stems' inputs;
+* ``"cls_convs"`` / ``"reg_convs"``: the outputs of the head's classification or regression
+  branch ``head.cls_convs[i]`` / ``head.reg_convs[i]`` (two 3x3 convs after the stem, ``256 *
+  width`` channels), the maps that ``cls_preds`` (classes) and ``reg_preds``/``obj_preds`` (boxes,
+  objectness) read. Not in the paper or the official code: FGD's masks and terms applied one step
+  from the detection losses (docs/fgd_on_yolox.md, section 9).
 
 YOLOX's ``ModelEMA`` deep-copies the model, hooks included. A hook here only records outputs of
 the exact module object it was registered on, so the EMA copy's forward (evaluation) never
@@ -15,11 +20,11 @@ overwrites captured features.
 """
 from ..utils.modules import unwrap
 
-__all__ = ["FeatureHooks", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "tap_channels"]
+__all__ = ["FeatureHooks", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "reached_prefixes", "tap_channels"]
 
 # name -> (index in YOLOPAFPN's output tuple and in head.stems, stride)
 PAFPN_LEVELS = {"p3": (0, 8), "p4": (1, 16), "p5": (2, 32)}
-TAPS = ("stems", "pafpn")
+TAPS = ("stems", "pafpn", "cls_convs", "reg_convs")
 
 
 def _check_tap(tap):
@@ -28,16 +33,29 @@ def _check_tap(tap):
 
 
 def tap_channels(model, tap):
-    """``{level: channels}`` of a YOLOX model's maps at ``tap``, read from its head's stems."""
+    """``{level: channels}`` of a YOLOX model's maps at ``tap``, read from its head's layers."""
     _check_tap(tap)
-    stems = model.head.stems
-    return {lvl: (stems[idx].conv.in_channels if tap == "pafpn" else stems[idx].conv.out_channels)
-            for lvl, (idx, _) in PAFPN_LEVELS.items()}
+    head = model.head
+    read = {"pafpn": lambda i: head.stems[i].conv.in_channels,
+            "stems": lambda i: head.stems[i].conv.out_channels,
+            "cls_convs": lambda i: head.cls_preds[i].in_channels,
+            "reg_convs": lambda i: head.reg_preds[i].in_channels}[tap]
+    return {lvl: read(idx) for lvl, (idx, _) in PAFPN_LEVELS.items()}
+
+
+def reached_prefixes(tap):
+    """Name prefixes of the student's parameters that FGD's gradient reaches at ``tap``: the
+    backbone, and the head's modules up to the tap (``str.startswith`` accepts the tuple)."""
+    _check_tap(tap)
+    if tap == "pafpn":
+        return ("backbone.",)
+    return ("backbone.", "head.stems.") + (() if tap == "stems" else (f"head.{tap}.",))
 
 
 def distilled_maps(model, images, tap, levels):
-    """The maps of ``model`` at ``tap`` for ``images`` ``(N, 3, H, W)``: its backbone (and, for
-    ``"stems"``, its head's stems of the distilled levels; nothing else of the head runs).
+    """The maps of ``model`` at ``tap`` for ``images`` ``(N, 3, H, W)``: its backbone (and, for the
+    head's taps, the head's stems and the tapped branch of the distilled levels; nothing else of
+    the head runs).
 
     Returns:
         ``{level: (N, C, H/stride, W/stride)}``.
@@ -46,7 +64,12 @@ def distilled_maps(model, images, tap, levels):
     fpn = model.backbone(images)
     if tap == "pafpn":
         return {lvl: fpn[PAFPN_LEVELS[lvl][0]] for lvl in levels}
-    return {lvl: model.head.stems[PAFPN_LEVELS[lvl][0]](fpn[PAFPN_LEVELS[lvl][0]]) for lvl in levels}
+    maps = {}
+    for lvl in levels:
+        idx = PAFPN_LEVELS[lvl][0]
+        x = model.head.stems[idx](fpn[idx])
+        maps[lvl] = x if tap == "stems" else getattr(model.head, tap)[idx](x)
+    return maps
 
 
 class FeatureHooks:
@@ -106,7 +129,7 @@ class StudentTap:
 
     Args:
         model: the student (a YOLOX model; DDP wrappers are unwrapped).
-        tap: ``"stems"`` or ``"pafpn"``.
+        tap: one of :data:`TAPS`.
         levels: the distilled levels.
     """
 
@@ -116,7 +139,7 @@ class StudentTap:
         if tap == "pafpn":
             self.hooks = FeatureHooks({"pafpn": (model, "backbone")})
         else:
-            self.hooks = FeatureHooks({lvl: (model, f"head.stems.{PAFPN_LEVELS[lvl][0]}") for lvl in self.levels})
+            self.hooks = FeatureHooks({lvl: (model, f"head.{tap}.{PAFPN_LEVELS[lvl][0]}") for lvl in self.levels})
 
     def pop(self):
         """``{level: map}`` of the last forward, cleared after reading."""

@@ -46,7 +46,7 @@ def projection_fit(student, teacher, fgd_losses, batches, tap):
         student, teacher: YOLOX models (put in eval mode here).
         fgd_losses: ``{level: FGDLoss}`` holding the trained projections (eval mode is set).
         batches: iterable of ``(N, 3, H, W)`` image tensors (YOLOX's preprocessing).
-        tap: ``"stems"`` or ``"pafpn"`` (the run's ``fgd_tap``).
+        tap: one of ``features.TAPS`` (the run's ``fgd_tap``).
 
     Returns:
         ``{level: {"corr_mean": float, "corr_min": float, "corr_above_half": float (share of

@@ -29,7 +29,8 @@ class FGDExp(Exp):
         # ---------------- FGD (Yang et al., CVPR 2022) ---------------- #
         # where FGD taps both models: "stems" (outputs of head.stems[i], 256*width channels: the
         # maps the official FGD YOLOX run distils, issue 14) or "pafpn" (the PAFPN outputs, the
-        # stems' inputs: (256, 512, 1024)*width channels)
+        # stems' inputs: (256, 512, 1024)*width channels); not in the paper: "cls_convs" / "reg_convs"
+        # (the head's classification / regression branch outputs, 256*width channels)
         self.fgd_tap = "stems"
         # distilled levels: p3 (stride 8), p4 (16), p5 (32)
         self.fgd_levels = ("p3", "p4", "p5")
