@@ -64,3 +64,20 @@ def test_fgd_modules_lr_mult_gives_the_fgd_modules_their_own_groups(tmp_path, ti
     trainer.exp.fgd_modules_lr_mult = 0
     with pytest.raises(ValueError, match="fgd_modules_lr_mult must be positive, got 0"):
         trainer.exp.check_config()
+
+
+def test_unknown_tap_and_negative_head_kd_weight_are_refused():
+    """fgd_tap takes the head's branches (cls_convs, reg_convs) besides stems and pafpn; the head
+    output distillation's weight is off at 0 and refused below it."""
+    exp = load_exp(TINY_FGD_EXP)
+    assert exp.head_kd_weight == 0
+    for tap in ("cls_convs", "reg_convs", "pafpn", "stems"):
+        exp.fgd_tap = tap
+        exp.check_config()
+    exp.fgd_tap = "cls_preds"
+    with pytest.raises(ValueError, match=r"fgd_tap='cls_preds' must be one of \('stems', 'pafpn', 'cls_convs', 'reg_convs'\)"):
+        exp.check_config()
+    exp.fgd_tap = "stems"
+    exp.head_kd_weight = -1
+    with pytest.raises(ValueError, match="head_kd_weight must be >= 0 \\(0: off\\), got -1"):
+        exp.check_config()

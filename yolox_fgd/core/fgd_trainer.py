@@ -16,7 +16,8 @@ from loguru import logger
 from yolox.utils import get_model_info
 
 from ..distill.diagnostics import FGDDiagnostics
-from ..distill.features import PAFPN_LEVELS, StudentTap, distilled_maps, reached_prefixes, tap_channels
+from ..distill.features import (PAFPN_LEVELS, HeadOutputTap, StudentTap, head_logits, maps_at_tap, reached_prefixes,
+                                tap_channels)
 from ..distill.schedule import DistillWeight, LossCalibration
 from ..utils.modules import unwrap
 from .trainer import Trainer
@@ -31,6 +32,7 @@ class FGDTrainer(Trainer):
         super().__init__(exp, args)
         self.teacher = None
         self.hooks = None
+        self.head_hooks = None
         self.weight_schedule = None
         self.calibration = LossCalibration(exp.fgd_calibrate_iters)
         self.diagnostics = None
@@ -75,7 +77,9 @@ class FGDTrainer(Trainer):
             self.evaluate_teacher()
         # Hooks after the EMA copy exists; they record only the live modules they were put on.
         self.hooks = StudentTap(self.student, self.exp.fgd_tap, self.exp.fgd_levels)
-        unwrap(self.model).attach_tap(self.hooks)
+        if unwrap(self.model).head_kd is not None:
+            self.head_hooks = HeadOutputTap(self.student)
+        unwrap(self.model).attach_tap(self.hooks, self.head_hooks)
         exp = self.exp
         self.weight_schedule = DistillWeight(self.max_iter, self.max_epoch, exp.fgd_warmup_iters, exp.fgd_decay,
                                              exp.fgd_decay_final, exp.fgd_stop_epoch)
@@ -88,7 +92,8 @@ class FGDTrainer(Trainer):
         logger.info(f"FGD on {list(exp.fgd_levels)} (teacher channels {channels}), warm-up "
                     f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
                     f"stop epoch {exp.fgd_stop_epoch}, feature_norm {exp.fgd_feature_norm}, channel_ref "
-                    f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations")
+                    f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations"
+                    f"; head output distillation weight {exp.head_kd_weight}")
 
     def student_of(self, model):
         """The student inside the trained :class:`Distiller`."""
@@ -107,6 +112,8 @@ class FGDTrainer(Trainer):
         if self.hooks is not None:
             self.hooks.remove()
             unwrap(self.model).attach_tap(None)
+        if self.head_hooks is not None:
+            self.head_hooks.remove()
         super().after_train()
 
     # ------------------------------------------------------------------ step
@@ -122,10 +129,12 @@ class FGDTrainer(Trainer):
     def forward_losses(self, inps, targets):
         self.teacher.eval()  # every step: nothing may have switched its BatchNorm to batch statistics
         with torch.no_grad():
-            teacher_feats = distilled_maps(self.teacher.model, inps, self.exp.fgd_tap, self.exp.fgd_levels)
+            fpn = self.teacher.model.backbone(inps)
+            teacher_feats = maps_at_tap(self.teacher.model, fpn, self.exp.fgd_tap, self.exp.fgd_levels)
+            teacher_logits = head_logits(self.teacher.model, fpn) if self.head_hooks is not None else None
         self.last_distill_weight = self.distill_weight()
         return self.model(inps, targets, teacher_feats, self.last_distill_weight,
-                          keep_graph_terms=self.diagnostics_due())
+                          keep_graph_terms=self.diagnostics_due(), teacher_logits=teacher_logits)
 
     def before_backward(self, outputs):
         """Loss calibration (while measuring) and, on diagnostic iterations, per-term gradient

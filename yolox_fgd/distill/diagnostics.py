@@ -66,7 +66,8 @@ class FGDDiagnostics:
         Args:
             graph_terms: ``{"detection": loss, "<term>_<level>": weighted term}`` with graphs (the
                 terms as they enter ``total_loss``: weights, scale normalisation and the
-                distillation factor applied).
+                distillation factor applied), and ``"head_kd"`` with head output distillation
+                (its own ratio and cosine; not part of ``fgd_grad_*``).
             map_stats: ``{level: {"rms_s", "rms_t", "entropy_c_s", "entropy_c_t"}}``.
             params: the student's trainable parameters.
             reached: indices into ``params`` of those the FGD terms reach (the backbone and PAFPN,
@@ -86,7 +87,8 @@ class FGDDiagnostics:
                 rel[name] = full / det if det > 0 else float("nan")
                 rel_reached[name] = part / det_reached if det_reached > 0 else float("nan")
                 cos[name] = _dot(grads, det_grads) / (full * det) if full > 0 and det > 0 else float("nan")
-                fgd_sum = [g if acc is None else (acc if g is None else acc + g) for acc, g in zip(fgd_sum, grads)]
+                if name.rsplit("_", 1)[0] in TERMS:  # FGD's terms (not head_kd, reported on its own)
+                    fgd_sum = [g if acc is None else (acc if g is None else acc + g) for acc, g in zip(fgd_sum, grads)]
         fgd_norm = _norm(fgd_sum)
         record = {
             "epoch": epoch, "iter": iteration, "distill_weight": distill_weight,

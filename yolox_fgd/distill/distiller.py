@@ -17,23 +17,35 @@ class Distiller(nn.Module):
     Args:
         student: a YOLOX model (``backbone`` = YOLOPAFPN, ``head``).
         fgd_losses: ``{"p3": FGDLoss, ...}`` keyed by level name.
+        head_kd: a :class:`~yolox_fgd.losses.head_kd.HeadKDLoss` (distillation of the head's
+            objectness and class logits, beside FGD) or ``None`` (off, the paper).
+        head_kd_weight: its weight (the detection loss has weight 1).
 
     The student's maps come from a :class:`~yolox_fgd.distill.features.StudentTap`, given after
     construction with :meth:`attach_tap` (its hooks must be registered after the EMA copy of the
-    student exists).
+    student exists); with ``head_kd``, its head's logits from a
+    :class:`~yolox_fgd.distill.features.HeadOutputTap` given the same way.
     """
 
-    def __init__(self, student, fgd_losses):
+    def __init__(self, student, fgd_losses, head_kd=None, head_kd_weight=0.0):
         super().__init__()
         self.student = student
         self.fgd_losses = nn.ModuleDict(fgd_losses)
+        self.head_kd = head_kd  # no parameters: the state dict is the same with and without it
+        self.head_kd_weight = float(head_kd_weight)
         self._tap = None
+        self._head_tap = None
 
-    def attach_tap(self, tap):
-        """Where the student's maps come from (a ``StudentTap``; ``None`` detaches)."""
+    def attach_tap(self, tap, head_tap=None):
+        """Where the student's maps come from (a ``StudentTap``; ``None`` detaches), and with
+        ``head_kd`` its head's logits (a ``HeadOutputTap``)."""
+        if tap is not None and self.head_kd is not None and head_tap is None:
+            raise RuntimeError("Distiller has head_kd: attach_tap() needs a HeadOutputTap too")
         self._tap = tap
+        self._head_tap = head_tap
 
-    def forward(self, inps, targets, teacher_feats, distill_weight=1.0, keep_graph_terms=False):
+    def forward(self, inps, targets, teacher_feats, distill_weight=1.0, keep_graph_terms=False,
+                teacher_logits=None):
         """One training forward.
 
         Args:
@@ -51,7 +63,10 @@ class Distiller(nn.Module):
             ``fgd_loss`` (weighted FGD total), per level ``fgd_loss_<lvl>`` and the unweighted
             terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_attention_<lvl>``, ``fgd_rela_<lvl>``, and
             per term the weighted sum over levels before ``distill_weight``,
-            ``fgd_weighted_<term>`` (what the loss calibration measures).
+            ``fgd_weighted_<term>`` (what the loss calibration measures); with ``head_kd``
+            (``teacher_logits``: ``{level: (obj, cls)}``, :func:`~yolox_fgd.distill.features.head_logits`)
+            also ``head_kd_obj``, ``head_kd_cls`` (unweighted) and ``head_kd_loss`` (weighted,
+            times ``distill_weight``), added to ``total_loss``.
         """
         if self._tap is None:
             raise RuntimeError("Distiller.attach_tap() was not called: no student features to distil")
@@ -78,6 +93,16 @@ class Distiller(nn.Module):
         fgd_total = fgd_total * distill_weight
         outputs["fgd_loss"] = fgd_total.detach() if hasattr(fgd_total, "detach") else fgd_total
         outputs["total_loss"] = outputs["total_loss"] + fgd_total
+        if self.head_kd is not None:
+            if teacher_logits is None:
+                raise ValueError("Distiller has head_kd: pass the teacher's head logits (teacher_logits)")
+            kd = self.head_kd(self._head_tap.pop(), teacher_logits)
+            kd_total = (kd["obj"] + kd["cls"]) * (self.head_kd_weight * distill_weight)
+            outputs["head_kd_obj"], outputs["head_kd_cls"] = kd["obj"].detach(), kd["cls"].detach()
+            outputs["head_kd_loss"] = kd_total.detach()
+            outputs["total_loss"] = outputs["total_loss"] + kd_total
+            if keep_graph_terms:
+                graph_terms["head_kd"] = kd_total
         if keep_graph_terms:
             outputs["graph_terms"] = graph_terms
             outputs["map_stats"] = map_stats

@@ -20,7 +20,8 @@ overwrites captured features.
 """
 from ..utils.modules import unwrap
 
-__all__ = ["FeatureHooks", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "reached_prefixes", "tap_channels"]
+__all__ = ["FeatureHooks", "HeadOutputTap", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "head_logits",
+           "maps_at_tap", "reached_prefixes", "tap_channels"]
 
 # name -> (index in YOLOPAFPN's output tuple and in head.stems, stride)
 PAFPN_LEVELS = {"p3": (0, 8), "p4": (1, 16), "p5": (2, 32)}
@@ -60,8 +61,13 @@ def distilled_maps(model, images, tap, levels):
     Returns:
         ``{level: (N, C, H/stride, W/stride)}``.
     """
+    return maps_at_tap(model, model.backbone(images), tap, levels)
+
+
+def maps_at_tap(model, fpn, tap, levels):
+    """:func:`distilled_maps` from the backbone's outputs ``fpn`` (YOLOPAFPN's tuple), for a caller
+    that needs them for more than one purpose (the teacher's head outputs, ``head_logits``)."""
     _check_tap(tap)
-    fpn = model.backbone(images)
     if tap == "pafpn":
         return {lvl: fpn[PAFPN_LEVELS[lvl][0]] for lvl in levels}
     maps = {}
@@ -121,6 +127,44 @@ class FeatureHooks:
     @property
     def active(self):
         return bool(self._handles)
+
+
+def head_logits(model, fpn):
+    """The head's raw outputs at every level from the backbone's outputs ``fpn``: objectness
+    ``obj_preds(reg_convs(stems(x)))`` and classes ``cls_preds(cls_convs(stems(x)))`` (the box
+    regression is not computed).
+
+    Returns:
+        ``{level: (obj (N, 1, H, W), cls (N, num_classes, H, W))}``, logits (before the sigmoid).
+    """
+    head, out = model.head, {}
+    for lvl, (idx, _) in PAFPN_LEVELS.items():
+        x = head.stems[idx](fpn[idx])
+        out[lvl] = (head.obj_preds[idx](head.reg_convs[idx](x)), head.cls_preds[idx](head.cls_convs[idx](x)))
+    return out
+
+
+class HeadOutputTap:
+    """Captures the student's raw objectness and class logits (the outputs of ``head.obj_preds[i]``
+    and ``head.cls_preds[i]``) during its own training forward, with their graph.
+
+    Args:
+        model: the student (DDP wrappers are unwrapped).
+    """
+
+    def __init__(self, model):
+        targets = {}
+        for lvl, (idx, _) in PAFPN_LEVELS.items():
+            targets[f"obj_{lvl}"] = (model, f"head.obj_preds.{idx}")
+            targets[f"cls_{lvl}"] = (model, f"head.cls_preds.{idx}")
+        self.hooks = FeatureHooks(targets)
+
+    def pop(self):
+        """``{level: (obj, cls)}`` of the last forward, cleared after reading."""
+        return {lvl: (self.hooks.pop(f"obj_{lvl}"), self.hooks.pop(f"cls_{lvl}")) for lvl in PAFPN_LEVELS}
+
+    def remove(self):
+        self.hooks.remove()
 
 
 class StudentTap:

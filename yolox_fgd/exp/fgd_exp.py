@@ -71,6 +71,11 @@ class FGDExp(Exp):
         self.fgd_decay_final = 0.01
         # no distillation from this epoch on, 1-based (mmyolo's StopDistillHook); None: never
         self.fgd_stop_epoch = None
+        # beside FGD, not in the paper: distillation of the head's objectness and class logits
+        # (binary KL to the teacher's probabilities, classes weighted by the teacher's objectness;
+        # Hinton et al. 2015, yolox_fgd/losses/head_kd.py), with this weight; 0: off. The weight
+        # schedules (warm-up, decay, stop) apply to it as to FGD
+        self.head_kd_weight = 0.0
         # log gradient norms, map RMS and attention entropies every N iterations (0: off);
         # written to diagnostics.jsonl (costs one backward per term on those iterations)
         self.fgd_diagnostics_interval = 0
@@ -114,6 +119,8 @@ class FGDExp(Exp):
         if self.fgd_stop_epoch is not None and not 1 <= self.fgd_stop_epoch <= self.max_epoch + 1:
             raise ValueError(f"fgd_stop_epoch must be None or in 1..max_epoch+1 ({self.max_epoch + 1}), "
                              f"got {self.fgd_stop_epoch}")
+        if not self.head_kd_weight >= 0:
+            raise ValueError(f"head_kd_weight must be >= 0 (0: off), got {self.head_kd_weight}")
         if self.fgd_diagnostics_interval < 0:
             raise ValueError(f"fgd_diagnostics_interval must be >= 0, got {self.fgd_diagnostics_interval}")
 
@@ -171,9 +178,12 @@ class FGDExp(Exp):
         from ..distill.features import tap_channels
 
         if getattr(self, "distiller", None) is None:
+            from ..losses.head_kd import HeadKDLoss
+
             student = self.get_model()
             self.distiller = Distiller(student, self.get_fgd_losses(
-                tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)))
+                tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)),
+                head_kd=HeadKDLoss() if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight)
         return self.distiller
 
     def get_optimizer(self, batch_size):
