@@ -134,3 +134,22 @@ def test_scratch_gives_every_arm_the_old_benchmark_settings():
             exp.merge(opts)
             assert (exp.init_ckpt is None) == init_none and (exp.max_epoch == 7) == init_none
     assert resolve_batch_size(make_parser().parse_args(["--scratch", "-b", "16"])) == 16
+
+
+def test_every_suite_arm_is_a_valid_experiment():
+    """Each arm of every predefined suite names an experiment file that exists and whose
+    overrides merge and pass the experiment's checks (a typo in a suite fails here, not after
+    an hour of training)."""
+    from yolox_fgd.cli.distill_bench import SUITES
+    from yolox_fgd.exp.build import load_exp
+    from tests.conftest import REPO
+
+    for suite, arms in SUITES.items():
+        for name, exp_file, overrides in arms:
+            exp = load_exp(os.path.join(REPO, exp_file))
+            exp.merge(list(overrides))
+            exp.check_config()
+            for key, value in zip(overrides[::2], overrides[1::2]):
+                attr = getattr(exp, key)
+                number = isinstance(attr, (int, float)) and not isinstance(attr, bool)
+                assert (float(attr) == float(value)) if number else str(attr) == value, (suite, name, key)

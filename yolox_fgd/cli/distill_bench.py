@@ -87,6 +87,14 @@ SUITES = {
         ("fgd_tuned", TUNED, []),
         ("fgd_tuned_lrm1", TUNED, ["fgd_modules_lr_mult", "1"]),
     ],
+    # the best configuration (exps/demo/fgd_demo_nano_tuned_kd.py: the recommendation plus the
+    # head's output distillation at weight 3), as it was measured: with the diagnostics on, which
+    # change no result (docs/fgd_on_yolox.md, section 9)
+    "head": [
+        ("baseline", STUDENT, []),
+        ("fgd_tuned", TUNED, []),
+        ("fgd_tuned_head_kd3", TUNED, ["head_kd_weight", "3", "fgd_diagnostics_interval", "25"]),
+    ],
     # issue 14: the recommended configuration on either tap
     "taps": [
         ("fgd_tuned", TUNED, []),  # the PAFPN outputs
