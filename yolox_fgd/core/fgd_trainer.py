@@ -1,11 +1,12 @@
 """``FGDTrainer``: the device-agnostic YOLOX trainer with a frozen teacher and FGD losses.
 
 Per step (docs/design.md, section 2): the batch is resized to the multiscale size; the teacher's backbone
-(and, with a head tap such as ``fgd_tap = "stems"``, its head up to the tap) runs on that same tensor under ``no_grad``,
-in eval mode re-asserted every step, under the student's autocast; the student runs with its
-targets while forward hooks capture its maps at the same tap; one ``FGDLoss`` per level adds to
-the detection loss; one backward and one optimizer step train the student and the FGD modules
-together.
+(and, with a head tap such as ``fgd_tap = "stems"``, its head up to the tap; with ``head_kd_weight``
+also its objectness and class logits) runs on that same tensor under ``no_grad``, in eval mode
+re-asserted every step, under the student's autocast; the student runs with its targets while
+forward hooks capture its maps at the same tap (and its logits); one ``FGDLoss`` per level (and
+the ``HeadKDLoss``) adds to the detection loss; one backward and one optimizer step train the
+student and the FGD modules together.
 
 What trains (optimizer, DDP, checkpoint ``fgd`` key) is the :class:`Distiller`; EMA and the
 checkpoint's ``model`` key hold the student only, so YOLOX's own tools load it.
