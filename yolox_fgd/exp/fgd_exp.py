@@ -73,8 +73,9 @@ class FGDExp(Exp):
         self.fgd_stop_epoch = None
         # beside FGD, not in the paper: distillation of the head's objectness and class logits
         # (binary KL to the teacher's probabilities, classes weighted by the teacher's objectness;
-        # Hinton et al. 2015, yolox_fgd/losses/head_kd.py), with this weight; 0: off. The weight
-        # schedules (warm-up, decay, stop) apply to it as to FGD
+        # Hinton et al. 2015, yolox_fgd/losses/head_kd.py), with this weight; 0: off. The factor
+        # on FGD (warm-up, decay, stop, and the calibration's factor, 0 while it measures)
+        # multiplies it too
         self.head_kd_weight = 0.0
         # log gradient norms, map RMS and attention entropies every N iterations (0: off);
         # written to diagnostics.jsonl (costs one backward per term on those iterations)
