@@ -31,15 +31,16 @@ def test_record_gives_each_terms_cosine_with_the_detection_gradient_and_the_sums
     assert abs(r["fgd_grad_cos"] + 1 / 5 ** 0.5) < 1e-6 and abs(r["fgd_grad_rel"] - 5 ** 0.5 / 3) < 1e-6
 
 
-@pytest.mark.parametrize("tap,head_kd", [("stems", 0), ("cls_convs", 1)])
-def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data, tiny_teacher_ckpt, tap, head_kd):
+@pytest.mark.parametrize("tap,head_kd,box", [("stems", 0, 0), ("cls_convs", 1, 1)])
+def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data, tiny_teacher_ckpt, tap, head_kd, box):
     """A run with fgd_diagnostics_interval 2 writes one record every 2 iterations with the ratio
     of every term and level, the map RMS and the attention entropies; plot_diagnostics draws them.
     The same with the head's classification branch as the tap (the teacher's head runs up to it)
-    and head output distillation on: it is logged, and diagnosed as its own term, outside FGD's sum."""
+    and head output distillation on, boxes included: it is logged, and diagnosed as its own term,
+    outside FGD's sum."""
     res = run_tool("train", "-f", TINY_FGD_EXP, "-b", "4", "--device", "cpu", "-expn", "diag", "output_dir", tmp_path,
                    "teacher_ckpt", tiny_teacher_ckpt, "max_epoch", "2", "fgd_diagnostics_interval", "2", "fgd_tap", tap,
-                   "head_kd_weight", head_kd)
+                   "head_kd_weight", head_kd, "head_kd_box_weight", box)
     assert res.returncode == 0, res.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "diag" / "diagnostics.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in records] == [2, 4]
@@ -62,6 +63,7 @@ def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data,
             assert stats["rms_t"] > 0 and 0 <= stats["entropy_c_s"] <= 6
     assert "FGD diagnostics at iteration 4" in res.stdout + res.stderr
     assert ("head_kd_obj: " in res.stdout + res.stderr) == bool(head_kd)
+    assert ("head_kd_box: " in res.stdout + res.stderr) == bool(box)
     plot = run_tool("plot_diagnostics", tmp_path / "diag")
     assert plot.returncode == 0, plot.stderr[-2000:]
     assert "| fg_p3 |" in plot.stdout and (tmp_path / "diag" / "diagnostics.png").stat().st_size > 5000

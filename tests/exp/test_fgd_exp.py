@@ -81,3 +81,12 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
     exp.head_kd_weight = -1
     with pytest.raises(ValueError, match="head_kd_weight must be >= 0 \\(0: off\\), got -1"):
         exp.check_config()
+    # the boxes' weight lives inside the head output distillation: without it, it is refused by name
+    exp.head_kd_weight, exp.head_kd_box_weight = 0, 1
+    with pytest.raises(ValueError, match="head_kd_box_weight 1 weighs the boxes .* set head_kd_weight > 0 too"):
+        exp.check_config()
+    exp.head_kd_weight = 3
+    exp.check_config()
+    exp.head_kd_box_weight = -0.5
+    with pytest.raises(ValueError, match="head_kd_box_weight must be >= 0"):
+        exp.check_config()

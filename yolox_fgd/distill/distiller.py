@@ -18,7 +18,8 @@ class Distiller(nn.Module):
         student: a YOLOX model (``backbone`` = YOLOPAFPN, ``head``).
         fgd_losses: ``{"p3": FGDLoss, ...}`` keyed by level name.
         head_kd: a :class:`~yolox_fgd.losses.head_kd.HeadKDLoss` (distillation of the head's
-            objectness and class logits, beside FGD) or ``None`` (off, the paper).
+            objectness and class logits, and optionally its boxes, beside FGD) or ``None`` (off,
+            the paper).
         head_kd_weight: its weight (the detection loss has weight 1).
 
     The student's maps come from a :class:`~yolox_fgd.distill.features.StudentTap`, given after
@@ -64,9 +65,10 @@ class Distiller(nn.Module):
             terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_attention_<lvl>``, ``fgd_rela_<lvl>``, and
             per term the weighted sum over levels before ``distill_weight``,
             ``fgd_weighted_<term>`` (what the loss calibration measures); with ``head_kd``
-            (``teacher_logits``: ``{level: (obj, cls)}``, :func:`~yolox_fgd.distill.features.head_logits`)
-            also ``head_kd_obj``, ``head_kd_cls`` (unweighted) and ``head_kd_loss`` (weighted,
-            times ``distill_weight``), added to ``total_loss``.
+            (``teacher_logits``: ``{level: (obj, cls, reg)}``, :func:`~yolox_fgd.distill.features.head_logits`)
+            also ``head_kd_obj``, ``head_kd_cls``, ``head_kd_box`` if the boxes are distilled
+            (unweighted) and ``head_kd_loss`` (weighted, times ``distill_weight``), added to
+            ``total_loss``.
         """
         if self._tap is None:
             raise RuntimeError("Distiller.attach_tap() was not called: no student features to distil")
@@ -97,8 +99,10 @@ class Distiller(nn.Module):
             if teacher_logits is None:
                 raise ValueError("Distiller has head_kd: pass the teacher's head logits (teacher_logits)")
             kd = self.head_kd(self._head_tap.pop(), teacher_logits)
-            kd_total = (kd["obj"] + kd["cls"]) * (self.head_kd_weight * distill_weight)
-            outputs["head_kd_obj"], outputs["head_kd_cls"] = kd["obj"].detach(), kd["cls"].detach()
+            kd_total = kd["loss"] * (self.head_kd_weight * distill_weight)
+            for key in ("obj", "cls", "box"):
+                if key in kd:
+                    outputs[f"head_kd_{key}"] = kd[key].detach()
             outputs["head_kd_loss"] = kd_total.detach()
             outputs["total_loss"] = outputs["total_loss"] + kd_total
             if keep_graph_terms:

@@ -131,22 +131,26 @@ class FeatureHooks:
 
 def head_logits(model, fpn):
     """The head's raw outputs at every level from the backbone's outputs ``fpn``: objectness
-    ``obj_preds(reg_convs(stems(x)))`` and classes ``cls_preds(cls_convs(stems(x)))`` (the box
-    regression is not computed).
+    ``obj_preds(reg_convs(stems(x)))``, classes ``cls_preds(cls_convs(stems(x)))`` and the box
+    regression ``reg_preds(reg_convs(stems(x)))``, as ``YOLOXHead.forward`` computes them.
 
     Returns:
-        ``{level: (obj (N, 1, H, W), cls (N, num_classes, H, W))}``, logits (before the sigmoid).
+        ``{level: (obj (N, 1, H, W), cls (N, num_classes, H, W), reg (N, 4, H, W))}``, logits
+        (before the sigmoid) and undecoded boxes (centre offset and log size in grid cells).
     """
     head, out = model.head, {}
     for lvl, (idx, _) in PAFPN_LEVELS.items():
         x = head.stems[idx](fpn[idx])
-        out[lvl] = (head.obj_preds[idx](head.reg_convs[idx](x)), head.cls_preds[idx](head.cls_convs[idx](x)))
+        reg_feat = head.reg_convs[idx](x)
+        out[lvl] = (head.obj_preds[idx](reg_feat), head.cls_preds[idx](head.cls_convs[idx](x)),
+                    head.reg_preds[idx](reg_feat))
     return out
 
 
 class HeadOutputTap:
-    """Captures the student's raw objectness and class logits (the outputs of ``head.obj_preds[i]``
-    and ``head.cls_preds[i]``) during its own training forward, with their graph.
+    """Captures the student's raw objectness and class logits and box regressions (the outputs of
+    ``head.obj_preds[i]``, ``head.cls_preds[i]`` and ``head.reg_preds[i]``) during its own
+    training forward, with their graph.
 
     Args:
         model: the student (DDP wrappers are unwrapped).
@@ -157,11 +161,12 @@ class HeadOutputTap:
         for lvl, (idx, _) in PAFPN_LEVELS.items():
             targets[f"obj_{lvl}"] = (model, f"head.obj_preds.{idx}")
             targets[f"cls_{lvl}"] = (model, f"head.cls_preds.{idx}")
+            targets[f"reg_{lvl}"] = (model, f"head.reg_preds.{idx}")
         self.hooks = FeatureHooks(targets)
 
     def pop(self):
-        """``{level: (obj, cls)}`` of the last forward, cleared after reading."""
-        return {lvl: (self.hooks.pop(f"obj_{lvl}"), self.hooks.pop(f"cls_{lvl}")) for lvl in PAFPN_LEVELS}
+        """``{level: (obj, cls, reg)}`` of the last forward, cleared after reading."""
+        return {lvl: tuple(self.hooks.pop(f"{out}_{lvl}") for out in ("obj", "cls", "reg")) for lvl in PAFPN_LEVELS}
 
     def remove(self):
         self.hooks.remove()

@@ -77,6 +77,10 @@ class FGDExp(Exp):
         # on FGD (warm-up, decay, stop, and the calibration's factor, 0 while it measures)
         # multiplies it too
         self.head_kd_weight = 0.0
+        # with head_kd_weight > 0: weight of the boxes in it (the student's box regression learns
+        # the teacher's boxes, GIoU loss weighted by the teacher's objectness: LD's localisation
+        # distillation for YOLOX's direct regression, yolox_fgd/losses/head_kd.py); 0: off
+        self.head_kd_box_weight = 0.0
         # log gradient norms, map RMS and attention entropies every N iterations (0: off);
         # written to diagnostics.jsonl (costs one backward per term on those iterations)
         self.fgd_diagnostics_interval = 0
@@ -122,6 +126,11 @@ class FGDExp(Exp):
                              f"got {self.fgd_stop_epoch}")
         if not self.head_kd_weight >= 0:
             raise ValueError(f"head_kd_weight must be >= 0 (0: off), got {self.head_kd_weight}")
+        if not self.head_kd_box_weight >= 0:
+            raise ValueError(f"head_kd_box_weight must be >= 0 (0: off), got {self.head_kd_box_weight}")
+        if self.head_kd_box_weight > 0 and not self.head_kd_weight > 0:
+            raise ValueError(f"head_kd_box_weight {self.head_kd_box_weight} weighs the boxes inside the head output "
+                             "distillation, which is off (head_kd_weight 0): set head_kd_weight > 0 too")
         if self.fgd_diagnostics_interval < 0:
             raise ValueError(f"fgd_diagnostics_interval must be >= 0, got {self.fgd_diagnostics_interval}")
 
@@ -184,7 +193,7 @@ class FGDExp(Exp):
             student = self.get_model()
             self.distiller = Distiller(student, self.get_fgd_losses(
                 tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)),
-                head_kd=HeadKDLoss() if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight)
+                head_kd=HeadKDLoss(self.head_kd_box_weight) if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight)
         return self.distiller
 
     def get_optimizer(self, batch_size):

@@ -10,12 +10,19 @@ student's. Detectors distil their dense outputs this way in, e.g., mmdetection's
 distillation (class logits); the weighting of the classes by the teacher's objectness follows
 YOLOX's own score ``sigmoid(obj) * sigmoid(cls)``: where the teacher sees no object, its class
 probabilities mean nothing.
+
+The boxes (``box_weight > 0``): at every position the student's box learns the teacher's, with
+YOLOX's GIoU loss form (``1 - GIoU``, Rezatofighi et al., CVPR 2019; YOLOX's ``IOUloss(loss_type=
+"giou")``), weighted by the teacher's objectness like the classes: the localisation
+distillation of LD (Zheng et al., CVPR 2022) for a head that regresses boxes directly instead
+of distributions, as PP-YOLOE's and DAMO-YOLO's distillations distil the boxes beside the
+classes.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HeadKDLoss", "binary_kl"]
+__all__ = ["HeadKDLoss", "binary_kl", "cell_giou"]
 
 
 def binary_kl(student_logits, teacher_logits):
@@ -28,6 +35,36 @@ def binary_kl(student_logits, teacher_logits):
             - F.binary_cross_entropy_with_logits(t, target, reduction="none"))
 
 
+def cell_giou(student_reg, teacher_reg, max_log_size=10.0):
+    """GIoU of the boxes that two YOLOX regression outputs of the same position decode to.
+
+    YOLOX decodes ``reg`` at grid cell ``g`` of stride ``s`` as the centre ``(reg_xy + g) * s`` and
+    the size ``exp(reg_wh) * s``; both boxes share ``g`` and ``s`` and the IoU is invariant to
+    shift and scale, so the boxes are compared in cell units without the grid.
+
+    Args:
+        student_reg, teacher_reg: ``(N, 4, H, W)`` raw outputs of ``head.reg_preds[i]``.
+        max_log_size: the log sizes are clamped to this (``exp`` of a diverging output stays
+            finite).
+
+    Returns:
+        ``(N, 1, H, W)`` GIoU in [-1, 1] (1: the same box).
+    """
+    def corners(reg):
+        reg = reg.float()
+        half = torch.exp(reg[:, 2:].clamp(max=max_log_size)) / 2
+        return reg[:, :2] - half, reg[:, :2] + half
+
+    s_lo, s_hi = corners(student_reg)
+    t_lo, t_hi = corners(teacher_reg)
+    area = lambda lo, hi: (hi - lo).prod(1, keepdim=True)  # noqa: E731
+    inter = (torch.min(s_hi, t_hi) - torch.max(s_lo, t_lo)).clamp(min=0).prod(1, keepdim=True)
+    union = area(s_lo, s_hi) + area(t_lo, t_hi) - inter
+    hull = area(torch.min(s_lo, t_lo), torch.max(s_hi, t_hi))
+    eps = 1e-7
+    return inter / (union + eps) - (hull - union) / (hull + eps)
+
+
 class HeadKDLoss(nn.Module):
     """Objectness and class distillation over all positions of all levels.
 
@@ -36,29 +73,55 @@ class HeadKDLoss(nn.Module):
     number of foreground positions the same way):
 
     * ``obj = sum KL(obj_t || obj_s) / P`` over every position;
-    * ``cls = sum p * sum_c KL(cls_t,c || cls_s,c) / P``.
+    * ``cls = sum p * sum_c KL(cls_t,c || cls_s,c) / P``;
+    * with ``box_weight > 0``: ``box = sum p * (1 - GIoU(box_s, box_t)) / P``.
+
+    ``loss = obj + cls + box_weight * box``.
+
+    Args:
+        box_weight: weight of the box term (0: the boxes are not distilled, nor computed).
 
     No parameters; no host synchronisation.
     """
 
+    def __init__(self, box_weight=0.0):
+        super().__init__()
+        if not box_weight >= 0:
+            raise ValueError(f"box_weight must be >= 0 (0: off), got {box_weight}")
+        self.box_weight = float(box_weight)
+
     def forward(self, student, teacher):
         """
         Args:
-            student, teacher: ``{level: (obj (N, 1, H, W), cls (N, C, H, W))}`` logits; the
-                teacher's without a graph.
+            student, teacher: ``{level: (obj (N, 1, H, W), cls (N, C, H, W), reg (N, 4, H, W))}``
+                logits and box regressions; the teacher's without a graph; ``reg`` is needed
+                (and read) only with ``box_weight > 0``.
 
         Returns:
-            ``{"obj": scalar, "cls": scalar}`` (nats per expected teacher object).
+            ``{"obj", "cls", "loss"}`` scalars (nats per expected teacher object), and ``"box"``
+            (GIoU loss per expected teacher object) with ``box_weight > 0``.
         """
-        obj_sum = cls_sum = count = 0.0
-        for lvl, (t_obj, t_cls) in teacher.items():
-            s_obj, s_cls = student[lvl]
-            if s_obj.shape != t_obj.shape or s_cls.shape != t_cls.shape:
-                raise ValueError(f"head outputs at {lvl} do not pair up: student obj {tuple(s_obj.shape)} / cls "
-                                 f"{tuple(s_cls.shape)}, teacher {tuple(t_obj.shape)} / {tuple(t_cls.shape)}")
-            p = torch.sigmoid(t_obj.float())
-            obj_sum = obj_sum + binary_kl(s_obj, t_obj).sum()
-            cls_sum = cls_sum + (p * binary_kl(s_cls, t_cls).sum(1, keepdim=True)).sum()
+        obj_sum = cls_sum = box_sum = count = 0.0
+        for lvl, t_out in teacher.items():
+            s_out = student[lvl]
+            want = 3 if self.box_weight > 0 else 2
+            if len(s_out) < want or len(t_out) < want:
+                raise ValueError(f"head outputs at {lvl}: box distillation needs (obj, cls, reg) from both "
+                                 f"models, got {len(s_out)} and {len(t_out)} tensors")
+            shapes = [(tuple(s.shape), tuple(t.shape)) for s, t in zip(s_out[:want], t_out[:want])]
+            if any(s != t for s, t in shapes):
+                raise ValueError(f"head outputs at {lvl} do not pair up: (student, teacher) shapes of "
+                                 f"{('obj', 'cls', 'reg')[:want]}: {shapes}")
+            p = torch.sigmoid(t_out[0].float())
+            obj_sum = obj_sum + binary_kl(s_out[0], t_out[0]).sum()
+            cls_sum = cls_sum + (p * binary_kl(s_out[1], t_out[1]).sum(1, keepdim=True)).sum()
+            if self.box_weight > 0:
+                box_sum = box_sum + (p * (1 - cell_giou(s_out[2], t_out[2]))).sum()
             count = count + p.sum()
         count = torch.clamp(count, min=1.0)
-        return {"obj": obj_sum / count, "cls": cls_sum / count}
+        out = {"obj": obj_sum / count, "cls": cls_sum / count}
+        out["loss"] = out["obj"] + out["cls"]
+        if self.box_weight > 0:
+            out["box"] = box_sum / count
+            out["loss"] = out["loss"] + self.box_weight * out["box"]
+        return out
