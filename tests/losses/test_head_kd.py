@@ -18,6 +18,9 @@ def test_binary_kl_is_zero_where_logits_agree_and_has_the_cross_entropys_gradien
     ref = s.detach().clone().requires_grad_(True)
     F.binary_cross_entropy_with_logits(ref, torch.sigmoid(t), reduction="sum").backward()
     assert torch.allclose(s.grad, ref.grad)
+    # with a temperature: T^2 times the KL of the softened probabilities, still 0 where they agree
+    assert torch.allclose(binary_kl(s.detach(), t, 2.0), 4 * binary_kl(s.detach() / 2, t / 2))
+    assert torch.allclose(binary_kl(t.clone(), t, 3.0), torch.zeros(3), atol=1e-6)
 
 
 def test_classes_count_only_where_the_teacher_sees_an_object_and_the_sum_is_per_expected_object():
@@ -49,6 +52,8 @@ def test_shapes_that_do_not_pair_up_are_named():
                                  {"p4": (torch.zeros(1, 1, 2, 2), torch.zeros(1, 3, 2, 2), torch.zeros(1, 4, 2, 2))})
     with pytest.raises(ValueError, match="box_weight must be >= 0"):
         HeadKDLoss(box_weight=-1)
+    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+        HeadKDLoss(temperature=0)
 
 
 def to_reg(boxes):

@@ -94,7 +94,7 @@ class FGDTrainer(Trainer):
                     f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
                     f"stop epoch {exp.fgd_stop_epoch}, feature_norm {exp.fgd_feature_norm}, channel_ref "
                     f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations"
-                    f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight})")
+                    f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight}, temperature {exp.head_kd_temperature})")
 
     def student_of(self, model):
         """The student inside the trained :class:`Distiller`."""

@@ -25,14 +25,15 @@ from torch import nn
 __all__ = ["HeadKDLoss", "binary_kl", "cell_giou"]
 
 
-def binary_kl(student_logits, teacher_logits):
-    """``KL(Bernoulli(sigmoid(t)) || Bernoulli(sigmoid(s)))`` elementwise, in nats (>= 0, 0 where
-    the logits agree): the binary cross-entropy towards the teacher's probability minus its
-    entropy (same gradient as the cross-entropy)."""
-    target = torch.sigmoid(teacher_logits.float())
-    s, t = student_logits.float(), teacher_logits.float()
+def binary_kl(student_logits, teacher_logits, temperature=1.0):
+    """``T^2 KL(Bernoulli(sigmoid(t / T)) || Bernoulli(sigmoid(s / T)))`` elementwise, in nats
+    (>= 0, 0 where the logits agree): the binary cross-entropy towards the teacher's softened
+    probability minus its entropy (same gradient as the cross-entropy). ``T > 1`` softens both
+    (Hinton et al. 2015: the factor ``T^2`` keeps the gradient's scale)."""
+    s, t = student_logits.float() / temperature, teacher_logits.float() / temperature
+    target = torch.sigmoid(t)
     return (F.binary_cross_entropy_with_logits(s, target, reduction="none")
-            - F.binary_cross_entropy_with_logits(t, target, reduction="none"))
+            - F.binary_cross_entropy_with_logits(t, target, reduction="none")) * temperature ** 2
 
 
 def cell_giou(student_reg, teacher_reg, max_log_size=10.0):
@@ -80,15 +81,19 @@ class HeadKDLoss(nn.Module):
 
     Args:
         box_weight: weight of the box term (0: the boxes are not distilled, nor computed).
+        temperature: ``T`` of the KL terms (:func:`binary_kl`); the weights ``p`` are the
+            teacher's objectness probabilities at ``T = 1``.
 
     No parameters; no host synchronisation.
     """
 
-    def __init__(self, box_weight=0.0):
+    def __init__(self, box_weight=0.0, temperature=1.0):
         super().__init__()
         if not box_weight >= 0:
             raise ValueError(f"box_weight must be >= 0 (0: off), got {box_weight}")
-        self.box_weight = float(box_weight)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.box_weight, self.temperature = float(box_weight), float(temperature)
 
     def forward(self, student, teacher):
         """
@@ -113,8 +118,8 @@ class HeadKDLoss(nn.Module):
                 raise ValueError(f"head outputs at {lvl} do not pair up: (student, teacher) shapes of "
                                  f"{('obj', 'cls', 'reg')[:want]}: {shapes}")
             p = torch.sigmoid(t_out[0].float())
-            obj_sum = obj_sum + binary_kl(s_out[0], t_out[0]).sum()
-            cls_sum = cls_sum + (p * binary_kl(s_out[1], t_out[1]).sum(1, keepdim=True)).sum()
+            obj_sum = obj_sum + binary_kl(s_out[0], t_out[0], self.temperature).sum()
+            cls_sum = cls_sum + (p * binary_kl(s_out[1], t_out[1], self.temperature).sum(1, keepdim=True)).sum()
             if self.box_weight > 0:
                 box_sum = box_sum + (p * (1 - cell_giou(s_out[2], t_out[2]))).sum()
             count = count + p.sum()
