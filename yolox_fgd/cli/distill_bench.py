@@ -95,6 +95,21 @@ SUITES = {
         ("fgd_tuned", TUNED, []),
         ("fgd_tuned_head_kd3", TUNED, ["head_kd_weight", "3", "fgd_diagnostics_interval", "25"]),
     ],
+    # the head's boxes distilled too (head_kd_box_weight; docs/fgd_on_yolox.md, section 10): the
+    # weights of the objectness/class and box terms, and the distillation stopped or decayed
+    # over the last epochs
+    "boxes": [
+        ("baseline", STUDENT, []),
+        ("fgd_tuned_head_kd3", TUNED, ["head_kd_weight", "3", "fgd_diagnostics_interval", "25"]),
+        ("fgd_tuned_head_kd3_box5", TUNED, ["head_kd_weight", "3", "head_kd_box_weight", "5"]),
+        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
+        ("fgd_tuned_head_kd2_box10", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "10"]),
+        ("fgd_tuned_head_kd1_box15", TUNED, ["head_kd_weight", "1", "head_kd_box_weight", "15"]),
+        ("fgd_tuned_head_kd2_box7.5_stop8", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
+                                                    "fgd_stop_epoch", "8"]),
+        ("fgd_tuned_head_kd2_box7.5_cos", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
+                                                  "fgd_decay", "cosine"]),
+    ],
     # issue 14: the recommended configuration on either tap
     "taps": [
         ("fgd_tuned", TUNED, []),  # the PAFPN outputs
