@@ -90,6 +90,10 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
     exp.head_kd_box_weight = -0.5
     with pytest.raises(ValueError, match="head_kd_box_weight must be >= 0"):
         exp.check_config()
-    exp.head_kd_box_weight, exp.head_kd_temperature = 0, 0
-    with pytest.raises(ValueError, match="head_kd_temperature must be > 0"):
+    exp.head_kd_box_weight = float("nan")  # NaN is refused too, not silently off
+    with pytest.raises(ValueError, match="head_kd_box_weight must be >= 0"):
         exp.check_config()
+    for bad in (0, float("nan")):
+        exp.head_kd_box_weight, exp.head_kd_temperature = 0, bad
+        with pytest.raises(ValueError, match="head_kd_temperature must be > 0"):
+            exp.check_config()
