@@ -97,3 +97,6 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
         exp.head_kd_box_weight, exp.head_kd_temperature = 0, bad
         with pytest.raises(ValueError, match="head_kd_temperature must be > 0"):
             exp.check_config()
+    exp.head_kd_temperature, exp.head_kd_box_weighting = 1, "giou"
+    with pytest.raises(ValueError, match="head_kd_box_weighting='giou' must be one of \\('objectness', 'score'\\)"):
+        exp.check_config()

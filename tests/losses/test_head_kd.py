@@ -100,6 +100,30 @@ def test_boxes_count_where_the_teacher_sees_an_object_and_the_gradient_reaches_t
     assert s_reg2.grad[0, 0, 0, 0] > 0 and s_reg2.grad[..., 1].abs().max() < 1e-6  # pulled back to x = 0
 
 
+def test_score_weighting_counts_a_box_by_the_teachers_score_and_divides_by_the_scores_sum():
+    """box_weighting "score": two positions where the teacher is sure of an object (objectness
+    +20), sure of its class at the first (logit +20) and unsure at the second (all class logits
+    0: score 0.5). The same box error at either position costs 1 - GIoU under "objectness"; under
+    "score" it counts by its share of the scores' sum: 1/1.5 at the first, 0.5/1.5 at the second.
+    An unknown weighting is refused by name."""
+    t_obj = torch.tensor([20.0, 20.0]).view(1, 1, 1, 2)
+    t_cls = torch.zeros(1, 3, 1, 2)
+    t_cls[0, 0, 0, 0] = 20.0
+    box = torch.tensor([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]])
+    teacher = {"p3": (t_obj, t_cls, to_reg(box))}
+    for where, share in ((0, 1 / 1.5), (1, 0.5 / 1.5)):
+        wrong = box.clone()
+        wrong[where, 0] = 0.5
+        student = {"p3": (t_obj.clone(), t_cls.clone(), to_reg(wrong))}
+        err = 1 - float(cell_giou(to_reg(wrong[where:where + 1]), to_reg(box[:1])))
+        by_obj = HeadKDLoss(box_weight=1)(student, teacher)["box"]
+        by_score = HeadKDLoss(box_weight=1, box_weighting="score")(student, teacher)["box"]
+        assert err > 0.1 and abs(float(by_obj) - err / 2) < 1e-4
+        assert abs(float(by_score) - err * share) < 1e-4
+    with pytest.raises(ValueError, match="box_weighting must be one of \\('objectness', 'score'\\), got 'iou'"):
+        HeadKDLoss(box_weight=1, box_weighting="iou")
+
+
 def test_a_student_equal_to_its_teacher_has_nothing_to_learn():
     """The student's logits captured by HeadOutputTap during its own forward equal head_logits
     computed from its backbone, and against themselves the loss is zero; another model's

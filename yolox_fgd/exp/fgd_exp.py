@@ -81,6 +81,10 @@ class FGDExp(Exp):
         # the teacher's boxes, GIoU loss weighted by the teacher's objectness: LD's localisation
         # distillation for YOLOX's direct regression, yolox_fgd/losses/head_kd.py); 0: off
         self.head_kd_box_weight = 0.0
+        # what weighs each position's box: "objectness" (the teacher's) or "score" (the teacher's
+        # objectness times its highest class probability, YOLOX's score; PaddleDetection's PP-YOLOE
+        # distillation weighs its boxes by a score)
+        self.head_kd_box_weighting = "objectness"
         # temperature of its KL terms (Hinton et al. 2015: both logits divided by T, the loss
         # multiplied by T^2); 1: the probabilities as they are
         self.head_kd_temperature = 1.0
@@ -134,6 +138,10 @@ class FGDExp(Exp):
         if not self.head_kd_temperature > 0:
             raise ValueError(f"head_kd_temperature must be > 0 (1: the probabilities as they are), "
                              f"got {self.head_kd_temperature}")
+        from ..losses.head_kd import BOX_WEIGHTINGS
+
+        if self.head_kd_box_weighting not in BOX_WEIGHTINGS:
+            raise ValueError(f"head_kd_box_weighting={self.head_kd_box_weighting!r} must be one of {BOX_WEIGHTINGS}")
         if self.head_kd_box_weight > 0 and not self.head_kd_weight > 0:
             raise ValueError(f"head_kd_box_weight {self.head_kd_box_weight} weighs the boxes inside the head output "
                              "distillation, which is off (head_kd_weight 0): set head_kd_weight > 0 too")
@@ -199,7 +207,7 @@ class FGDExp(Exp):
             student = self.get_model()
             self.distiller = Distiller(student, self.get_fgd_losses(
                 tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)),
-                head_kd=HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature) if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight)
+                head_kd=HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting) if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight)
         return self.distiller
 
     def get_optimizer(self, batch_size):

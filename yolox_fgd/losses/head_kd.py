@@ -17,12 +17,21 @@ YOLOX's GIoU loss form (``1 - GIoU``, Rezatofighi et al., CVPR 2019; YOLOX's ``I
 distillation of LD (Zheng et al., CVPR 2022) for a head that regresses boxes directly instead
 of distributions, as PP-YOLOE's and DAMO-YOLO's distillations distil the boxes beside the
 classes.
+
+``box_weighting="score"`` weighs each position's box by the teacher's score ``sigmoid(obj) *
+max_c sigmoid(cls_c)`` (YOLOX's detection score) instead of its objectness alone, and divides by
+the sum of those scores: a position where the teacher sees an object but not of which class
+counts less. PaddleDetection's PP-YOLOE distillation (``ppdet/slim/distill_loss.py``,
+``DistillPPYOLOELoss.bbox_loss``) weighs its box distillation by a per-position score and
+divides by the scores' sum the same way.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HeadKDLoss", "binary_kl", "cell_giou"]
+__all__ = ["BOX_WEIGHTINGS", "HeadKDLoss", "binary_kl", "cell_giou"]
+
+BOX_WEIGHTINGS = ("objectness", "score")
 
 
 def binary_kl(student_logits, teacher_logits, temperature=1.0):
@@ -75,7 +84,9 @@ class HeadKDLoss(nn.Module):
 
     * ``obj = sum KL(obj_t || obj_s) / P`` over every position;
     * ``cls = sum p * sum_c KL(cls_t,c || cls_s,c) / P``;
-    * with ``box_weight > 0``: ``box = sum p * (1 - GIoU(box_s, box_t)) / P``.
+    * with ``box_weight > 0``: ``box = sum w * (1 - GIoU(box_s, box_t)) / W`` with ``w = p``
+      (``box_weighting="objectness"``, ``W = P``) or ``w = p * max_c sigmoid(cls_t,c)``, the
+      teacher's score (``"score"``, ``W = sum w``, at least 1).
 
     ``loss = obj + cls + box_weight * box``.
 
@@ -83,12 +94,16 @@ class HeadKDLoss(nn.Module):
         box_weight: weight of the box term (0: the boxes are not distilled, nor computed).
         temperature: ``T`` of the KL terms (:func:`binary_kl`); the weights ``p`` are the
             teacher's objectness probabilities at ``T = 1``.
+        box_weighting: ``"objectness"`` or ``"score"``: what weighs each position's box term.
 
     No parameters; no host synchronisation.
     """
 
-    def __init__(self, box_weight=0.0, temperature=1.0):
+    def __init__(self, box_weight=0.0, temperature=1.0, box_weighting="objectness"):
         super().__init__()
+        if box_weighting not in BOX_WEIGHTINGS:
+            raise ValueError(f"box_weighting must be one of {BOX_WEIGHTINGS}, got {box_weighting!r}")
+        self.box_weighting = box_weighting
         if not box_weight >= 0:
             raise ValueError(f"box_weight must be >= 0 (0: off), got {box_weight}")
         if not temperature > 0:
@@ -106,7 +121,7 @@ class HeadKDLoss(nn.Module):
             ``{"obj", "cls", "loss"}`` scalars (nats per expected teacher object), and ``"box"``
             (GIoU loss per expected teacher object) with ``box_weight > 0``.
         """
-        obj_sum = cls_sum = box_sum = count = 0.0
+        obj_sum = cls_sum = box_sum = count = box_count = 0.0
         for lvl, t_out in teacher.items():
             s_out = student[lvl]
             want = 3 if self.box_weight > 0 else 2
@@ -121,12 +136,14 @@ class HeadKDLoss(nn.Module):
             obj_sum = obj_sum + binary_kl(s_out[0], t_out[0], self.temperature).sum()
             cls_sum = cls_sum + (p * binary_kl(s_out[1], t_out[1], self.temperature).sum(1, keepdim=True)).sum()
             if self.box_weight > 0:
-                box_sum = box_sum + (p * (1 - cell_giou(s_out[2], t_out[2]))).sum()
+                w = p if self.box_weighting == "objectness" else p * torch.sigmoid(t_out[1].float()).amax(1, keepdim=True)
+                box_sum = box_sum + (w * (1 - cell_giou(s_out[2], t_out[2]))).sum()
+                box_count = box_count + w.sum()
             count = count + p.sum()
         count = torch.clamp(count, min=1.0)
         out = {"obj": obj_sum / count, "cls": cls_sum / count}
         out["loss"] = out["obj"] + out["cls"]
         if self.box_weight > 0:
-            out["box"] = box_sum / count
+            out["box"] = box_sum / torch.clamp(box_count, min=1.0)
             out["loss"] = out["loss"] + self.box_weight * out["box"]
         return out
