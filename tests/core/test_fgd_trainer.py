@@ -1,6 +1,8 @@
 """FGDTrainer end to end on CPU: frozen teacher, trained FGD modules, YOLOX-format student
 checkpoints, exact resume, control run, DDP over gloo, and clear errors."""
 import copy
+import math
+import re
 
 import pytest
 import torch
@@ -45,6 +47,47 @@ def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, ti
         assert lrs[0] > 0 and lrs[3:] == pytest.approx([10 * lrs[0]] * 3) and lrs[:3] == [lrs[0]] * 3
     else:
         assert len(lrs) == 3
+
+
+def test_the_teacher_computes_head_targets_at_its_own_size(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
+    """With head_kd_teacher_size (96, 96), a 64 px batch reaches the teacher's backbone once as it
+    is (FGD's maps) and once resized to 96 px; the head targets are that run's outputs resampled
+    to the student's 64 px grid. A batch already at 96 px is not run twice. Training in the
+    users' configuration (workers, multiscale, warm-up) then runs with finite losses."""
+    from yolox_fgd.distill.features import head_logits
+    from yolox_fgd.distill.resample import resample_head_outputs, resize_images
+
+    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "head_kd_weight", "1",
+                           "head_kd_box_weight", "1", "head_kd_teacher_size", "96", *USER_CONFIG, batch=4)
+    trainer.before_train()
+    teacher = trainer.teacher.model
+    seen = []
+    handle = teacher.backbone.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape[-2:])))
+    x = torch.rand(2, 3, 64, 64) * 255
+    with torch.no_grad():
+        fpn = teacher.backbone(x)
+        got = trainer.teacher_head_outputs(x, fpn)
+        strides = {"p3": 8, "p4": 16, "p5": 32}
+        ref = resample_head_outputs(head_logits(teacher, teacher.backbone(resize_images(x, (96, 96)))), strides,
+                                    (96, 96), (64, 64))
+        assert seen == [(64, 64), (96, 96), (96, 96)]
+        for lvl in ref:
+            assert got[lvl][2].shape == (2, 4, 64 // strides[lvl], 64 // strides[lvl])
+            assert all(torch.equal(a, b) for a, b in zip(got[lvl], ref[lvl]))
+        seen.clear()
+        x96 = resize_images(x, (96, 96))
+        fpn96 = teacher.backbone(x96)
+        same = trainer.teacher_head_outputs(x96, fpn96)
+        assert seen == [(96, 96)]
+        assert all(torch.equal(a, b) for lvl, out in head_logits(teacher, fpn96).items() for a, b in zip(out, same[lvl]))
+    handle.remove()
+    trainer.train_in_epoch()
+    trainer.after_train()
+    log = (tmp_path / "run" / "train_log.txt").read_text()
+    assert "teacher input (96, 96)" in log
+    boxes = [float(v) for v in re.findall(r"head_kd_box: ([^,\s]+)", log)]
+    totals = [float(v) for v in re.findall(r"total_loss: ([^,\s]+)", log)]
+    assert boxes and all(math.isfinite(v) and v > 0 for v in boxes) and all(math.isfinite(v) for v in totals)
 
 
 def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):

@@ -100,3 +100,14 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
     exp.head_kd_temperature, exp.head_kd_box_weighting = 1, "giou"
     with pytest.raises(ValueError, match="head_kd_box_weighting='giou' must be one of \\('objectness', 'score'\\)"):
         exp.check_config()
+    exp.head_kd_box_weighting = "score"
+    for bad in (100, (96,), (96, 0), "96", True):
+        exp.head_kd_teacher_size = bad
+        with pytest.raises(ValueError, match="head_kd_teacher_size=.* must be None or an input size"):
+            exp.check_config()
+    exp.head_kd_teacher_size = 96
+    exp.check_config()
+    assert exp.head_kd_teacher_size == (96, 96)  # one int: a square size
+    exp.head_kd_weight, exp.head_kd_box_weight = 0, 0
+    with pytest.raises(ValueError, match="head_kd_teacher_size \\(96, 96\\) sets where the teacher .* set head_kd_weight > 0"):
+        exp.check_config()

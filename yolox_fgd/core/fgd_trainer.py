@@ -19,6 +19,7 @@ from yolox.utils import get_model_info
 from ..distill.diagnostics import FGDDiagnostics
 from ..distill.features import (PAFPN_LEVELS, HeadOutputTap, StudentTap, head_logits, maps_at_tap, reached_prefixes,
                                 tap_channels)
+from ..distill.resample import resample_head_outputs, resize_images
 from ..distill.schedule import DistillWeight, LossCalibration
 from ..utils.modules import unwrap
 from .trainer import Trainer
@@ -94,7 +95,9 @@ class FGDTrainer(Trainer):
                     f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
                     f"stop epoch {exp.fgd_stop_epoch}, feature_norm {exp.fgd_feature_norm}, channel_ref "
                     f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations"
-                    f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight}, temperature {exp.head_kd_temperature})")
+                    f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight} weighted by "
+                    f"{exp.head_kd_box_weighting}, temperature {exp.head_kd_temperature}, teacher input "
+                    f"{exp.head_kd_teacher_size or 'the batch as the student sees it'})")
 
     def student_of(self, model):
         """The student inside the trained :class:`Distiller`."""
@@ -132,10 +135,22 @@ class FGDTrainer(Trainer):
         with torch.no_grad():
             fpn = self.teacher.model.backbone(inps)
             teacher_feats = maps_at_tap(self.teacher.model, fpn, self.exp.fgd_tap, self.exp.fgd_levels)
-            teacher_logits = head_logits(self.teacher.model, fpn) if self.head_hooks is not None else None
+            teacher_logits = self.teacher_head_outputs(inps, fpn) if self.head_hooks is not None else None
         self.last_distill_weight = self.distill_weight()
         return self.model(inps, targets, teacher_feats, self.last_distill_weight,
                           keep_graph_terms=self.diagnostics_due(), teacher_logits=teacher_logits)
+
+    def teacher_head_outputs(self, inps, fpn):
+        """The teacher's head outputs for the head output distillation: from ``fpn`` (its backbone
+        on this batch), or with ``exp.head_kd_teacher_size`` from the batch resized to that size,
+        resampled to the student's grid (:mod:`yolox_fgd.distill.resample`)."""
+        size = self.exp.head_kd_teacher_size
+        if size is None or tuple(inps.shape[-2:]) == tuple(size):
+            return head_logits(self.teacher.model, fpn)
+        model = self.teacher.model
+        outputs = head_logits(model, model.backbone(resize_images(inps, size)))
+        strides = {lvl: stride for lvl, (_, stride) in PAFPN_LEVELS.items()}
+        return resample_head_outputs(outputs, strides, size, inps.shape[-2:])
 
     def before_backward(self, outputs):
         """Loss calibration (while measuring) and, on diagnostic iterations, per-term gradient

@@ -88,6 +88,12 @@ class FGDExp(Exp):
         # temperature of its KL terms (Hinton et al. 2015: both logits divided by T, the loss
         # multiplied by T^2); 1: the probabilities as they are
         self.head_kd_temperature = 1.0
+        # with head_kd_weight > 0: the input size (H, W) (or one int) at which the teacher computes
+        # the head outputs it distils: every batch resized to it, the outputs resampled to the
+        # student's grid (Qi et al., CVPR 2021, multi-scale aligned distillation;
+        # yolox_fgd/distill/resample.py); a multiscale batch otherwise reaches the teacher at
+        # sizes it was not made for. None: the batch as the student sees it
+        self.head_kd_teacher_size = None
         # log gradient norms, map RMS and attention entropies every N iterations (0: off);
         # written to diagnostics.jsonl (costs one backward per term on those iterations)
         self.fgd_diagnostics_interval = 0
@@ -139,6 +145,19 @@ class FGDExp(Exp):
             raise ValueError(f"head_kd_temperature must be > 0 (1: the probabilities as they are), "
                              f"got {self.head_kd_temperature}")
         from ..losses.head_kd import BOX_WEIGHTINGS
+
+        if self.head_kd_teacher_size is not None:
+            size = self.head_kd_teacher_size
+            size = (size, size) if isinstance(size, int) and not isinstance(size, bool) else size
+            if (not isinstance(size, (tuple, list)) or len(size) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 and v % 32 == 0 for v in size)):
+                raise ValueError(f"head_kd_teacher_size={self.head_kd_teacher_size!r} must be None or an input size "
+                                 "(H, W) (or one int) of positive multiples of 32, e.g. the teacher's test_size")
+            if not self.head_kd_weight > 0:
+                raise ValueError(f"head_kd_teacher_size {self.head_kd_teacher_size} sets where the teacher computes the "
+                                 "head output distillation's targets, which is off (head_kd_weight 0): set "
+                                 "head_kd_weight > 0 too")
+            self.head_kd_teacher_size = tuple(size)
 
         if self.head_kd_box_weighting not in BOX_WEIGHTINGS:
             raise ValueError(f"head_kd_box_weighting={self.head_kd_box_weighting!r} must be one of {BOX_WEIGHTINGS}")
