@@ -2,10 +2,12 @@
 place and size in the image, a logit field is sampled at the student's cell centres, and equal
 sizes change nothing."""
 import math
+import os
 
 import pytest
 import torch
 
+from tests.conftest import REPO, run_tool
 from yolox_fgd.distill.resample import resample_head_outputs, resize_images
 
 STRIDES = {"p3": 8, "p4": 16, "p5": 32}
@@ -66,3 +68,49 @@ def test_equal_sizes_change_nothing_and_images_resize_bilinearly():
     big = resize_images(images, (96, 96))
     assert big.shape == (2, 3, 96, 96)
     assert torch.allclose(resize_images(torch.full((1, 3, 64, 64), 114.0), (96, 128)), torch.full((1, 3, 96, 128), 114.0))
+
+
+def test_resized_input_runs_the_model_at_its_size_and_scales_the_boxes_back():
+    """ResizedInput: the wrapped model receives the input resized to its size; a box it finds at
+    a fixed place of its input comes back at the same place of the original image."""
+    from yolox_fgd.distill.resample import ResizedInput
+
+    class WholeImage(torch.nn.Module):
+        """Detects one box covering the middle half of whatever it sees."""
+        def forward(self, x):
+            self.seen = tuple(x.shape[-2:])
+            h, w = x.shape[-2:]
+            return torch.tensor([[[w / 2, h / 2, w / 2, h / 2, 1.0, 1.0]]]).expand(x.shape[0], 1, 6)
+
+    # a real YOLOX model: at its own size the wrapper is the model; at another, the model on the
+    # resized image with its boxes scaled back
+    from yolox_fgd.exp.build import load_exp
+
+    model = load_exp(os.path.join(REPO, "tests", "exps", "tiny_teacher.py")).get_model().eval()
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        assert torch.equal(ResizedInput(model, (64, 64))(x), model(x))
+        big = model(resize_images(x, (96, 96)))
+        big[..., :4] *= 64 / 96
+        assert torch.allclose(ResizedInput(model, (96, 96))(x), big)
+    inner = WholeImage()
+    out = ResizedInput(inner, (96, 128))(torch.zeros(2, 3, 64, 64))
+    assert inner.seen == (96, 128)
+    assert torch.allclose(out, torch.tensor([32.0, 32.0, 32.0, 32.0, 1.0, 1.0]).expand(2, 1, 6))
+
+
+def test_eval_model_size_runs_the_checkpoint_at_another_size(tiny_data, tiny_teacher_ckpt):
+    """tools/eval.py --model-size: at the test size itself the statistics are those of the plain
+    evaluation (the resize is the identity); at another size the model runs there and a table
+    comes out; a size that is not a multiple of 32 is refused by name."""
+    exp = os.path.join(REPO, "tests", "exps", "tiny_teacher.py")
+    args = ("-f", exp, "-c", tiny_teacher_ckpt, "--device", "cpu", "-b", "4", "--tsize", "64")
+    run = lambda *extra: run_tool("eval", *args, *extra, "test_conf", "0.001")  # noqa: E731
+    plain, same, other = run(), run("--model-size", "64"), run("--model-size", "96")
+    for res in (plain, same, other):
+        assert res.returncode == 0, res.stderr[-2000:]
+    table = lambda res: [line for line in res.stdout.splitlines() if line.startswith("|")]  # noqa: E731
+    assert table(plain) and table(same) == table(plain) and table(other)
+    assert "resized to (96, 96)" in other.stdout + other.stderr and "resized to" not in plain.stdout + plain.stderr
+    bad = run("--model-size", "100")
+    assert bad.returncode != 0 and "--model-size 100 must be a positive multiple of 32" in bad.stderr

@@ -29,6 +29,9 @@ def make_parser():
     parser.add_argument("--conf", default=None, type=float, help="test confidence threshold")
     parser.add_argument("--nms", default=None, type=float, help="test NMS IoU threshold")
     parser.add_argument("--tsize", default=None, type=int, help="test image size")
+    parser.add_argument("--model-size", default=None, type=int,
+                        help="run the model on every test image resized to this size (boxes scaled back): "
+                             "a model's AP on images rendered at --tsize when it runs at another size")
     parser.add_argument("--seed", default=None, type=int)
     parser.add_argument("--fp16", default=False, action="store_true", help="half precision (CUDA)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -50,15 +53,23 @@ def load_model_weights(model, ckpt_path, device="cpu"):
     return model
 
 
-def evaluate_checkpoint(exp, ckpt_path, batch_size=16, device="auto", half=False, distributed=False, local_rank=0):
+def evaluate_checkpoint(exp, ckpt_path, batch_size=16, device="auto", half=False, distributed=False, local_rank=0,
+                        model_size=None):
     """COCO statistics (dict of fractions, see ``STAT_NAMES``) and the summary text; with
-    ``distributed`` every process of the group evaluates its share (rank 0 gets the result)."""
+    ``distributed`` every process of the group evaluates its share (rank 0 gets the result); with
+    ``model_size`` the model runs on every image resized to ``(model_size, model_size)``
+    (:class:`~yolox_fgd.distill.resample.ResizedInput`)."""
     device = resolve_device(device, local_rank)
     if half and device.type != "cuda":
         raise ValueError("--fp16 evaluation needs CUDA")
     model = exp.get_model()
     load_model_weights(model, ckpt_path, device="cpu")
     model.to(device).eval()
+    if model_size is not None:
+        from ..distill.resample import ResizedInput
+
+        model = ResizedInput(model, (model_size, model_size))
+        logger.info(f"the model runs on every {tuple(exp.test_size)} test image resized to ({model_size}, {model_size})")
     evaluator = exp.get_evaluator(batch_size=batch_size, is_distributed=distributed)
     ap, ap50, summary = evaluator.evaluate(model, distributed=distributed, half=half)
     return evaluator.stats, summary
@@ -68,7 +79,7 @@ def _eval_worker(exp, args, env, result):
     import torch.distributed as dist
 
     stats, summary = evaluate_checkpoint(exp, args.ckpt, args.batch_size, args.device, args.fp16,
-                                         distributed=True, local_rank=env["local_rank"])
+                                         distributed=True, local_rank=env["local_rank"], model_size=args.model_size)
     if dist.get_rank() == 0:
         logger.info("\n" + summary)
         print(format_ap_table(stats, title=args.experiment_name or (args.exp_file or args.name)), flush=True)
@@ -84,6 +95,8 @@ def main(argv=None):
         torch.manual_seed(args.seed)
     if args.ckpt is None:
         raise CheckpointError("give the checkpoint to evaluate with -c/--ckpt")
+    if args.model_size is not None and (args.model_size <= 0 or args.model_size % 32):
+        raise ValueError(f"--model-size {args.model_size} must be a positive multiple of 32 (YOLOX's largest stride)")
     load_checkpoint(args.ckpt)  # fail fast on a missing or corrupt file
     check_dataset(exp, splits=("val",))
     if not hasattr(exp, "resolve_data_dir"):
@@ -98,7 +111,8 @@ def main(argv=None):
         launch_from_environment(_eval_worker, env, backend="nccl" if device.type == "cuda" else "gloo",
                                 args=(exp, args, env, result))
         return result.get("stats")
-    stats, summary = evaluate_checkpoint(exp, args.ckpt, args.batch_size, args.device, args.fp16)
+    stats, summary = evaluate_checkpoint(exp, args.ckpt, args.batch_size, args.device, args.fp16,
+                                         model_size=args.model_size)
     logger.info("\n" + summary)
     print(format_ap_table(stats, title=args.experiment_name or (args.exp_file or args.name)))
     return stats

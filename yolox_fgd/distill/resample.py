@@ -22,8 +22,9 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["resample_head_outputs", "resize_images"]
+__all__ = ["ResizedInput", "resample_head_outputs", "resize_images"]
 
 
 def resize_images(images, size):
@@ -65,3 +66,26 @@ def resample_head_outputs(outputs, strides, src_hw, dst_hw):
                                boxes[:, 2] - math.log(s), boxes[:, 3] - math.log(s)], 1)
         out[lvl] = (sample(obj), sample(cls), reg_dst)
     return out
+
+
+class ResizedInput(nn.Module):
+    """A YOLOX model in eval mode that sees every input resized to ``size``; its decoded boxes
+    are scaled back to the input's pixels (``tools/eval.py --model-size``: how good a model's
+    outputs are on images rendered at one size when it runs at another; the measurement behind
+    ``head_kd_teacher_size``).
+
+    Args:
+        model: a YOLOX model whose eval forward returns ``(N, A, 5 + C)`` detections with boxes
+            ``(cx, cy, w, h)`` in its input's pixels first.
+        size: ``(H, W)`` the model runs at.
+    """
+
+    def __init__(self, model, size):
+        super().__init__()
+        self.model, self.size = model, tuple(size)
+
+    def forward(self, x):
+        out = self.model(resize_images(x, self.size)).clone()
+        out[..., 0:4:2] *= x.shape[-1] / self.size[1]
+        out[..., 1:4:2] *= x.shape[-2] / self.size[0]
+        return out
