@@ -90,6 +90,31 @@ def test_the_teacher_computes_head_targets_at_its_own_size(tmp_path, tiny_data, 
     assert boxes and all(math.isfinite(v) and v > 0 for v in boxes) and all(math.isfinite(v) for v in totals)
 
 
+def test_teacher_assignment_gives_the_students_head_the_teachers_predictions(tmp_path, tiny_data, tiny_teacher_ckpt,
+                                                                              restore_std):
+    """teacher_assignment True: the student's head is a TeacherAssignedHead and, at every training
+    step of the real loop (users' configuration), receives the teacher's flattened predictions
+    for that batch (one row per anchor of the batch's size); the run's losses are finite."""
+    from yolox_fgd.models.teacher_assigned_head import TeacherAssignedHead
+
+    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "teacher_assignment", "True",
+                           *USER_CONFIG, batch=4)
+    trainer.before_train()
+    head = trainer.student.head
+    assert type(head) is TeacherAssignedHead
+    given = []
+    original = head.set_assignment_predictions
+    head.set_assignment_predictions = lambda preds: (given.append(tuple(preds.shape)), original(preds))
+    trainer.train_in_epoch()
+    trainer.after_train()
+    assert len(given) == trainer.max_iter * trainer.max_epoch
+    anchors = {sum((size // s) ** 2 for s in (8, 16, 32)) for size in (32, 64, 96)}
+    assert all(shape[0] == 4 and shape[1] in anchors and shape[2] == 5 + head.num_classes for shape in given)
+    log = (tmp_path / "run" / "train_log.txt").read_text()
+    assert "label assignment from the teacher's predictions" in log
+    assert all(math.isfinite(float(v)) for v in re.findall(r"total_loss: ([^,\s]+)", log))
+
+
 def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
     """The trainer registers the student's hooks after the EMA copy exists: the EMA model carries
     none, and evaluating it leaves what the live student's forward captured in place."""

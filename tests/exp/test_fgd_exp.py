@@ -111,3 +111,11 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
     exp.head_kd_weight, exp.head_kd_box_weight = 0, 0
     with pytest.raises(ValueError, match="head_kd_teacher_size \\(96, 96\\) sets where the teacher .* set head_kd_weight > 0"):
         exp.check_config()
+    exp.head_kd_teacher_size = None
+    exp.check_config()
+    exp.teacher_assignment, exp.batched_assignment = True, True
+    with pytest.raises(ValueError, match="teacher_assignment works on YOLOX's own per-image assignment"):
+        exp.check_config()
+    exp.teacher_assignment, exp.batched_assignment = "yes", False
+    with pytest.raises(ValueError, match="teacher_assignment must be True or False, got 'yes'"):
+        exp.check_config()

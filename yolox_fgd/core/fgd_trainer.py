@@ -97,7 +97,8 @@ class FGDTrainer(Trainer):
                     f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations"
                     f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight} weighted by "
                     f"{exp.head_kd_box_weighting}, temperature {exp.head_kd_temperature}, teacher input "
-                    f"{exp.head_kd_teacher_size or 'the batch as the student sees it'})")
+                    f"{exp.head_kd_teacher_size or 'the batch as the student sees it'}); label assignment from the "
+                    f"{'teacher' if exp.teacher_assignment else 'student'}'s predictions")
 
     def student_of(self, model):
         """The student inside the trained :class:`Distiller`."""
@@ -135,15 +136,18 @@ class FGDTrainer(Trainer):
         with torch.no_grad():
             fpn = self.teacher.model.backbone(inps)
             teacher_feats = maps_at_tap(self.teacher.model, fpn, self.exp.fgd_tap, self.exp.fgd_levels)
-            teacher_logits = self.teacher_head_outputs(inps, fpn) if self.head_hooks is not None else None
+            teacher_logits = None
+            if self.head_hooks is not None or self.exp.teacher_assignment:
+                teacher_logits = self.teacher_head_outputs(inps, fpn)
         self.last_distill_weight = self.distill_weight()
         return self.model(inps, targets, teacher_feats, self.last_distill_weight,
                           keep_graph_terms=self.diagnostics_due(), teacher_logits=teacher_logits)
 
     def teacher_head_outputs(self, inps, fpn):
-        """The teacher's head outputs for the head output distillation: from ``fpn`` (its backbone
-        on this batch), or with ``exp.head_kd_teacher_size`` from the batch resized to that size,
-        resampled to the student's grid (:mod:`yolox_fgd.distill.resample`)."""
+        """The teacher's head outputs for the head output distillation and the teacher's label
+        assignment: from ``fpn`` (its backbone on this batch), or with ``exp.head_kd_teacher_size``
+        from the batch resized to that size, resampled to the student's grid
+        (:mod:`yolox_fgd.distill.resample`)."""
         size = self.exp.head_kd_teacher_size
         if size is None or tuple(inps.shape[-2:]) == tuple(size):
             return head_logits(self.teacher.model, fpn)

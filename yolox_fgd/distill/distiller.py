@@ -6,6 +6,8 @@ teacher stays outside (its features arrive as an argument).
 """
 from torch import nn
 
+from ..models.teacher_assigned_head import flatten_head_outputs
+from .features import PAFPN_LEVELS
 from .schedule import TERMS
 
 __all__ = ["Distiller"]
@@ -21,6 +23,9 @@ class Distiller(nn.Module):
             objectness and class logits, and optionally its boxes, beside FGD) or ``None`` (off,
             the paper).
         head_kd_weight: its weight (the detection loss has weight 1).
+        teacher_assignment: the student's label assignment from the teacher's predictions (its
+            head is a :class:`~yolox_fgd.models.teacher_assigned_head.TeacherAssignedHead`;
+            ``teacher_logits`` are then needed at every forward).
 
     The student's maps come from a :class:`~yolox_fgd.distill.features.StudentTap`, given after
     construction with :meth:`attach_tap` (its hooks must be registered after the EMA copy of the
@@ -28,8 +33,11 @@ class Distiller(nn.Module):
     :class:`~yolox_fgd.distill.features.HeadOutputTap` given the same way.
     """
 
-    def __init__(self, student, fgd_losses, head_kd=None, head_kd_weight=0.0):
+    def __init__(self, student, fgd_losses, head_kd=None, head_kd_weight=0.0, teacher_assignment=False):
         super().__init__()
+        if teacher_assignment and not hasattr(student.head, "set_assignment_predictions"):
+            raise TypeError(f"teacher_assignment needs a TeacherAssignedHead, the student has a {type(student.head).__name__}")
+        self.teacher_assignment = bool(teacher_assignment)
         self.student = student
         self.fgd_losses = nn.ModuleDict(fgd_losses)
         self.head_kd = head_kd  # no parameters: the state dict is the same with and without it
@@ -72,6 +80,11 @@ class Distiller(nn.Module):
         """
         if self._tap is None:
             raise RuntimeError("Distiller.attach_tap() was not called: no student features to distil")
+        if self.teacher_assignment:
+            if teacher_logits is None:
+                raise ValueError("Distiller has teacher_assignment: pass the teacher's head logits (teacher_logits)")
+            strides = {lvl: stride for lvl, (_, stride) in PAFPN_LEVELS.items()}
+            self.student.head.set_assignment_predictions(flatten_head_outputs(teacher_logits, strides))
         outputs = self.student(inps, targets)
         student_feats = self._tap.pop()
         input_size = (int(inps.shape[2]), int(inps.shape[3]))

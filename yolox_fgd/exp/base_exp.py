@@ -100,18 +100,27 @@ class Exp(YOLOXExp):
             self.data_dir = os.path.join(base, "COCO")
         return self.data_dir
 
+    def head_class(self):
+        """The head class of this experiment's model: ``None`` for YOLOX's ``YOLOXHead``, or a
+        subclass with the same parameters (``BatchedSimOTAHead`` with ``batched_assignment``)."""
+        if self.batched_assignment:
+            from ..models.batched_simota import BatchedSimOTAHead
+
+            return BatchedSimOTAHead
+        return None
+
     def get_model(self):
-        """YOLOX's model (built once, cached in ``self.model``) with the ``stem`` of this experiment."""
+        """YOLOX's model (built once, cached in ``self.model``) with the ``stem`` and head class of
+        this experiment."""
         from ..models.stem import set_stem
 
-        if getattr(self, "model", None) is None and self.batched_assignment:
+        head_class = self.head_class()
+        if getattr(self, "model", None) is None and head_class is not None:
             from yolox.models import YOLOX, YOLOPAFPN
-
-            from ..models.batched_simota import BatchedSimOTAHead
 
             in_channels = [256, 512, 1024]
             backbone = YOLOPAFPN(self.depth, self.width, in_channels=in_channels, act=self.act)
-            head = BatchedSimOTAHead(self.num_classes, self.width, in_channels=in_channels, act=self.act)
+            head = head_class(self.num_classes, self.width, in_channels=in_channels, act=self.act)
             self.model = YOLOX(backbone, head)  # YOLOX's get_model then initialises it as usual
         model = super().get_model()
         return set_stem(model, self.stem, self.act)

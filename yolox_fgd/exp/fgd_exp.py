@@ -94,6 +94,11 @@ class FGDExp(Exp):
         # yolox_fgd/distill/resample.py); a multiscale batch otherwise reaches the teacher at
         # sizes it was not made for. None: the batch as the student sees it
         self.head_kd_teacher_size = None
+        # beside FGD, not in the paper: the student's SimOTA label assignment computed from the
+        # teacher's predictions instead of its own (Label Assignment Distillation, Nguyen et al.,
+        # WACV 2022; yolox_fgd/models/teacher_assigned_head.py); the loss stays the student's.
+        # Not with batched_assignment. The FGD factor (warm-up, decay, stop) does not act on it
+        self.teacher_assignment = False
         # log gradient norms, map RMS and attention entropies every N iterations (0: off);
         # written to diagnostics.jsonl (costs one backward per term on those iterations)
         self.fgd_diagnostics_interval = 0
@@ -146,6 +151,11 @@ class FGDExp(Exp):
                              f"got {self.head_kd_temperature}")
         from ..losses.head_kd import BOX_WEIGHTINGS
 
+        if self.teacher_assignment not in (True, False):
+            raise ValueError(f"teacher_assignment must be True or False, got {self.teacher_assignment!r}")
+        if self.teacher_assignment and self.batched_assignment:
+            raise ValueError("teacher_assignment works on YOLOX's own per-image assignment: set batched_assignment False")
+
         if self.head_kd_teacher_size is not None:
             size = self.head_kd_teacher_size
             size = (size, size) if isinstance(size, int) and not isinstance(size, bool) else size
@@ -191,6 +201,15 @@ class FGDExp(Exp):
             params[key] = value
         return params
 
+    def head_class(self):
+        """With ``teacher_assignment`` the student's head is ``TeacherAssignedHead`` (YOLOX's
+        head, assignment from the teacher's predictions; the same parameters)."""
+        if self.teacher_assignment:
+            from ..models.teacher_assigned_head import TeacherAssignedHead
+
+            return TeacherAssignedHead
+        return super().head_class()
+
     def get_teacher_exp(self):
         """The teacher's experiment, from ``teacher_exp`` (a YOLOX name or an experiment file)."""
         from .build import load_exp
@@ -226,7 +245,8 @@ class FGDExp(Exp):
             student = self.get_model()
             self.distiller = Distiller(student, self.get_fgd_losses(
                 tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)),
-                head_kd=HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting) if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight)
+                head_kd=HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting) if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight,
+                teacher_assignment=self.teacher_assignment)
         return self.distiller
 
     def get_optimizer(self, batch_size):
