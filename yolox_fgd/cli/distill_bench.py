@@ -110,6 +110,25 @@ SUITES = {
         ("fgd_tuned_head_kd2_box7.5_cos", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
                                                   "fgd_decay", "cosine"]),
     ],
+    # around the best configuration (docs/fgd_on_yolox.md, section 11): the boxes weighted by the
+    # teacher's score, the teacher at its own input size, FGD's terms x10, the label assignment
+    # from the teacher (LAD)
+    "assignment": [
+        ("baseline", STUDENT, []),
+        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
+        ("fgd_tuned_head_kd2_box7.5_score", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
+                                                    "head_kd_box_weighting", "score"]),
+        ("fgd_tuned_head_kd2_box10_score", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "10",
+                                                   "head_kd_box_weighting", "score"]),
+        ("fgd_tuned_head_kd2_box7.5_t96", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
+                                                  "head_kd_teacher_size", "96"]),
+        ("fgd_tuned_x10_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5", "fgd_alpha", "2e-4",
+                                                  "fgd_beta", "1e-4", "fgd_gamma", "1e-4", "fgd_lambda", "1e-6"]),
+        ("fgd_tuned_head_kd2_box7.5_lad", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
+                                                  "teacher_assignment", "True"]),
+        ("fgd_tuned_head_kd2_box7.5_score_lad", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
+                                                        "head_kd_box_weighting", "score", "teacher_assignment", "True"]),
+    ],
     # issue 14: the recommended configuration on either tap
     "taps": [
         ("fgd_tuned", TUNED, []),  # the PAFPN outputs
