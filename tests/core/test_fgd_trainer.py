@@ -49,16 +49,21 @@ def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, ti
         assert len(lrs) == 3
 
 
-def test_the_teacher_computes_head_targets_at_its_own_size(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
-    """With head_kd_teacher_size (96, 96), a 64 px batch reaches the teacher's backbone once as it
-    is (FGD's maps) and once resized to 96 px; the head targets are that run's outputs resampled
-    to the student's 64 px grid. A batch already at 96 px is not run twice. Training in the
-    users' configuration (workers, multiscale, warm-up) then runs with finite losses."""
+def test_the_teacher_at_its_own_size_and_its_label_assignment(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
+    """head_kd_teacher_size (96, 96): a 64 px batch reaches the teacher's backbone once as it is
+    (FGD's maps) and once resized to 96 px; the head targets are that run's outputs resampled to
+    the student's 64 px grid; a batch already at 96 px is not run twice. teacher_assignment: the
+    student's head is a TeacherAssignedHead and, at every step of the real loop (users'
+    configuration: workers, multiscale, warm-up), receives the teacher's flattened predictions on
+    the student's grid (one row per anchor of the batch's size). The run's losses are finite and
+    its log names both."""
     from yolox_fgd.distill.features import head_logits
     from yolox_fgd.distill.resample import resample_head_outputs, resize_images
+    from yolox_fgd.models.teacher_assigned_head import TeacherAssignedHead
 
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "head_kd_weight", "1",
-                           "head_kd_box_weight", "1", "head_kd_teacher_size", "96", *USER_CONFIG, batch=4)
+                           "head_kd_box_weight", "1", "head_kd_teacher_size", "96", "teacher_assignment", "True",
+                           *USER_CONFIG, batch=4)
     trainer.before_train()
     teacher = trainer.teacher.model
     seen = []
@@ -81,25 +86,6 @@ def test_the_teacher_computes_head_targets_at_its_own_size(tmp_path, tiny_data, 
         assert seen == [(96, 96)]
         assert all(torch.equal(a, b) for lvl, out in head_logits(teacher, fpn96).items() for a, b in zip(out, same[lvl]))
     handle.remove()
-    trainer.train_in_epoch()
-    trainer.after_train()
-    log = (tmp_path / "run" / "train_log.txt").read_text()
-    assert "teacher input (96, 96)" in log
-    boxes = [float(v) for v in re.findall(r"head_kd_box: ([^,\s]+)", log)]
-    totals = [float(v) for v in re.findall(r"total_loss: ([^,\s]+)", log)]
-    assert boxes and all(math.isfinite(v) and v > 0 for v in boxes) and all(math.isfinite(v) for v in totals)
-
-
-def test_teacher_assignment_gives_the_students_head_the_teachers_predictions(tmp_path, tiny_data, tiny_teacher_ckpt,
-                                                                              restore_std):
-    """teacher_assignment True: the student's head is a TeacherAssignedHead and, at every training
-    step of the real loop (users' configuration), receives the teacher's flattened predictions
-    for that batch (one row per anchor of the batch's size); the run's losses are finite."""
-    from yolox_fgd.models.teacher_assigned_head import TeacherAssignedHead
-
-    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "teacher_assignment", "True",
-                           *USER_CONFIG, batch=4)
-    trainer.before_train()
     head = trainer.student.head
     assert type(head) is TeacherAssignedHead
     given = []
@@ -111,8 +97,10 @@ def test_teacher_assignment_gives_the_students_head_the_teachers_predictions(tmp
     anchors = {sum((size // s) ** 2 for s in (8, 16, 32)) for size in (32, 64, 96)}
     assert all(shape[0] == 4 and shape[1] in anchors and shape[2] == 5 + head.num_classes for shape in given)
     log = (tmp_path / "run" / "train_log.txt").read_text()
-    assert "label assignment from the teacher's predictions" in log
-    assert all(math.isfinite(float(v)) for v in re.findall(r"total_loss: ([^,\s]+)", log))
+    assert "teacher input (96, 96)" in log and "label assignment from the teacher's predictions" in log
+    boxes = [float(v) for v in re.findall(r"head_kd_box: ([^,\s]+)", log)]
+    totals = [float(v) for v in re.findall(r"total_loss: ([^,\s]+)", log)]
+    assert boxes and all(math.isfinite(v) and v > 0 for v in boxes) and all(math.isfinite(v) for v in totals)
 
 
 def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
