@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from tests.distill.test_features import tiny_yolox
-from yolox_fgd.distill.features import PAFPN_LEVELS, head_logits
+from yolox_fgd.distill.features import LEVEL_STRIDES as STRIDES, head_logits
 from yolox_fgd.models.teacher_assigned_head import TeacherAssignedHead, flatten_head_outputs
 
-STRIDES = {lvl: stride for lvl, (_, stride) in PAFPN_LEVELS.items()}
 
 
 def assigned_copy(model):

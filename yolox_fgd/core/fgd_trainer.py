@@ -17,8 +17,8 @@ from loguru import logger
 from yolox.utils import get_model_info
 
 from ..distill.diagnostics import FGDDiagnostics
-from ..distill.features import (PAFPN_LEVELS, HeadOutputTap, StudentTap, head_logits, maps_at_tap, reached_prefixes,
-                                tap_channels)
+from ..distill.features import (LEVEL_STRIDES, PAFPN_LEVELS, HeadOutputTap, StudentTap, head_logits, maps_at_tap,
+                                reached_prefixes, tap_channels)
 from ..distill.resample import resample_head_outputs, resize_images
 from ..distill.schedule import DistillWeight, LossCalibration
 from ..utils.modules import unwrap
@@ -153,8 +153,7 @@ class FGDTrainer(Trainer):
             return head_logits(self.teacher.model, fpn)
         model = self.teacher.model
         outputs = head_logits(model, model.backbone(resize_images(inps, size)))
-        strides = {lvl: stride for lvl, (_, stride) in PAFPN_LEVELS.items()}
-        return resample_head_outputs(outputs, strides, size, inps.shape[-2:])
+        return resample_head_outputs(outputs, LEVEL_STRIDES, size, inps.shape[-2:])
 
     def before_backward(self, outputs):
         """Loss calibration (while measuring) and, on diagnostic iterations, per-term gradient

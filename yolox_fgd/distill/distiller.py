@@ -7,7 +7,7 @@ teacher stays outside (its features arrive as an argument).
 from torch import nn
 
 from ..models.teacher_assigned_head import flatten_head_outputs
-from .features import PAFPN_LEVELS
+from .features import LEVEL_STRIDES
 from .schedule import TERMS
 
 __all__ = ["Distiller"]
@@ -83,8 +83,7 @@ class Distiller(nn.Module):
         if self.teacher_assignment:
             if teacher_logits is None:
                 raise ValueError("Distiller has teacher_assignment: pass the teacher's head logits (teacher_logits)")
-            strides = {lvl: stride for lvl, (_, stride) in PAFPN_LEVELS.items()}
-            self.student.head.set_assignment_predictions(flatten_head_outputs(teacher_logits, strides))
+            self.student.head.set_assignment_predictions(flatten_head_outputs(teacher_logits, LEVEL_STRIDES))
         outputs = self.student(inps, targets)
         student_feats = self._tap.pop()
         input_size = (int(inps.shape[2]), int(inps.shape[3]))

@@ -20,11 +20,13 @@ overwrites captured features.
 """
 from ..utils.modules import unwrap
 
-__all__ = ["FeatureHooks", "HeadOutputTap", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "head_logits",
+__all__ = ["FeatureHooks", "HeadOutputTap", "LEVEL_STRIDES", "PAFPN_LEVELS", "TAPS", "StudentTap", "distilled_maps", "head_logits",
            "maps_at_tap", "reached_prefixes", "tap_channels"]
 
 # name -> (index in YOLOPAFPN's output tuple and in head.stems, stride)
 PAFPN_LEVELS = {"p3": (0, 8), "p4": (1, 16), "p5": (2, 32)}
+# name -> stride in pixels
+LEVEL_STRIDES = {lvl: stride for lvl, (_, stride) in PAFPN_LEVELS.items()}
 TAPS = ("stems", "pafpn", "cls_convs", "reg_convs")
 
 

@@ -149,8 +149,6 @@ class FGDExp(Exp):
         if not self.head_kd_temperature > 0:
             raise ValueError(f"head_kd_temperature must be > 0 (1: the probabilities as they are), "
                              f"got {self.head_kd_temperature}")
-        from ..losses.head_kd import BOX_WEIGHTINGS
-
         if self.teacher_assignment not in (True, False):
             raise ValueError(f"teacher_assignment must be True or False, got {self.teacher_assignment!r}")
         if self.teacher_assignment and self.batched_assignment:
@@ -168,6 +166,8 @@ class FGDExp(Exp):
                                  "head output distillation's targets, which is off (head_kd_weight 0): set "
                                  "head_kd_weight > 0 too")
             self.head_kd_teacher_size = tuple(size)
+
+        from ..losses.head_kd import BOX_WEIGHTINGS
 
         if self.head_kd_box_weighting not in BOX_WEIGHTINGS:
             raise ValueError(f"head_kd_box_weighting={self.head_kd_box_weighting!r} must be one of {BOX_WEIGHTINGS}")

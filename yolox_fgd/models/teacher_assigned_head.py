@@ -34,7 +34,7 @@ def flatten_head_outputs(outputs, strides):
     flat = []
     for lvl, (obj, cls, reg) in outputs.items():
         s = strides[lvl]
-        n, _, h, w = reg.shape
+        h, w = reg.shape[-2:]
         reg = reg.float()
         gy, gx = torch.meshgrid(torch.arange(h, device=reg.device, dtype=torch.float32),
                                 torch.arange(w, device=reg.device, dtype=torch.float32), indexing="ij")
@@ -56,21 +56,20 @@ class TeacherAssignedHead(YOLOXHead):
         self._assignment_preds = preds
 
     def get_losses(self, imgs, x_shifts, y_shifts, expanded_strides, labels, outputs, origin_preds, dtype):
-        preds, self._assignment_preds = self._assignment_preds, None
-        if preds is not None and preds.shape[:2] != outputs.shape[:2]:
-            raise ValueError(f"assignment predictions of shape {tuple(preds.shape)} do not match the student's "
-                             f"outputs {tuple(outputs.shape)}: the teacher must see the same batch at the same size")
-        self._preds_for_this_loss = preds
+        preds = self._assignment_preds
         try:
+            if preds is not None and preds.shape[:2] != outputs.shape[:2]:
+                raise ValueError(f"assignment predictions of shape {tuple(preds.shape)} do not match the student's "
+                                 f"outputs {tuple(outputs.shape)}: the teacher must see the same batch at the same size")
             return super().get_losses(imgs, x_shifts, y_shifts, expanded_strides, labels, outputs, origin_preds, dtype)
         finally:
-            self._preds_for_this_loss = None
+            self._assignment_preds = None  # used by this loss only
 
     @torch.no_grad()
     def get_assignments(self, batch_idx, num_gt, total_num_anchors, gt_bboxes_per_image, gt_classes,
                         bboxes_preds_per_image, expanded_strides, x_shifts, y_shifts, cls_preds, bbox_preds,
                         obj_preds, labels, imgs, mode="gpu"):
-        preds = getattr(self, "_preds_for_this_loss", None)
+        preds = self._assignment_preds
         if preds is None:
             return super().get_assignments(batch_idx, num_gt, total_num_anchors, gt_bboxes_per_image, gt_classes,
                                            bboxes_preds_per_image, expanded_strides, x_shifts, y_shifts, cls_preds,
