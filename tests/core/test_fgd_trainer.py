@@ -12,14 +12,17 @@ from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_ten
                             make_trainer, run_tool, stop_and_resume)
 
 
-@pytest.mark.parametrize("opts", [(), ("fgd_projector", "mlp", "fgd_modules_lr_mult", "10")])
+@pytest.mark.parametrize("opts", [(), ("fgd_projector", "mlp", "fgd_modules_lr_mult", "10", "crosskd_weight", "1",
+                                          "head_kd_box_weight", "1")])
 def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std, opts):
     """Through the trainer's real loop: teacher parameters and BN buffers are bit-identical
     afterwards; every FGD parameter received a gradient and the ones a first step can move
     changed (align convs or the mlp projector's convs, context-mask weights, the GcBlocks' last
     convs: the inner GcBlock layers only learn once the zero-initialised last conv is non-zero,
     as in the official code); hooks are gone at the end. With ``fgd_modules_lr_mult`` the FGD
-    modules' groups ran at that multiple of the student's learning rate."""
+    modules' groups ran at that multiple of the student's learning rate; with ``crosskd_weight``
+    the cross-head projections trained at the student's, the teacher's head (which the cross-head
+    predictions run through) is unchanged, and the log has the cross-head terms."""
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, *opts, batch=4)
     trainer.before_train()
     teacher_before = copy.deepcopy(trainer.teacher.model.state_dict())
@@ -27,6 +30,7 @@ def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, ti
     assert all(not p.requires_grad for p in trainer.teacher.parameters())
     assert not any(p is q for p in trainer.teacher.parameters() for g in trainer.optimizer.param_groups
                    for q in g["params"])
+    cross_before = copy.deepcopy(trainer.model.cross_head.state_dict()) if opts else None
     trainer.train_in_epoch()
     trainer.after_train()
 
@@ -44,7 +48,12 @@ def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, ti
     assert not trainer.student.backbone._forward_hooks and not trainer.teacher.model.backbone._forward_hooks
     lrs = [g["lr"] for g in trainer.optimizer.param_groups]
     if opts:
-        assert lrs[0] > 0 and lrs[3:] == pytest.approx([10 * lrs[0]] * 3) and lrs[:3] == [lrs[0]] * 3
+        assert lrs[0] > 0 and lrs[3:6] == pytest.approx([10 * lrs[0]] * 3) and lrs[:3] + lrs[6:] == [lrs[0]] * 6
+        for name, param in trainer.model.cross_head.named_parameters():
+            assert param.grad is not None and not torch.equal(param.detach(), cross_before[name]), name
+        assert not trainer.branch_hooks.hooks.active
+        log = (tmp_path / "run" / "train_log.txt").read_text()
+        assert re.search(r"crosskd_box: [0-9.]+", log) and "cross-head distillation weight 1" in log
     else:
         assert len(lrs) == 3
 
@@ -172,15 +181,16 @@ def test_all_fgd_weights_zero_equals_plain_training(tmp_path, tiny_data, tiny_te
 def test_fgd_resume_is_exact(tmp_path, tiny_data, tiny_teacher_ckpt):
     """4 epochs uninterrupted and stopped after 1 then resumed, with workers, multiscale, warm-up,
     no-mosaic last epochs, a loss calibration over 6 iterations that the stop interrupts (its
-    partial sums are in the checkpoint), a cosine decay, and the mlp projector (BatchNorm
-    statistics) in optimizer groups of their own at 10x the learning rate: same student, EMA and
-    FGD modules."""
+    partial sums are in the checkpoint), a cosine decay, the mlp projector (BatchNorm
+    statistics) in optimizer groups of their own at 10x the learning rate, and cross-head
+    distillation: same student, EMA, FGD modules and cross-head projections."""
     a, b = stop_and_resume(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, *USER_CONFIG,
                            "fgd_calibrate_iters", "6", "fgd_decay", "cosine", "fgd_projector", "mlp",
-                           "fgd_modules_lr_mult", "10", epochs=4, stop=1, batch=2)
+                           "fgd_modules_lr_mult", "10", "crosskd_weight", "1", epochs=4, stop=1, batch=2)
     assert_same_tensors(a["train_model"], b["train_model"], "student")
     assert_same_tensors(a["model"], b["model"], "student EMA")
     assert_same_tensors(a["fgd"], b["fgd"], "fgd")
+    assert_same_tensors(a["cross_head"], b["cross_head"], "cross-head projections")
 
 
 def test_ddp_two_cpu_processes_keep_fgd_modules_in_sync(tmp_path, tiny_data, tiny_teacher_ckpt):

@@ -1,4 +1,5 @@
 """The device-agnostic trainer on CPU: it learns, resumes exactly, and keeps YOLOX's checkpoint format."""
+import pytest
 import torch
 
 from tests.conftest import (TINY_EXP, USER_CONFIG, assert_same_tensors, load_ckpt_file, make_trainer, run_tool,
@@ -47,6 +48,29 @@ def test_resume_is_exact_with_workers_multiscale_and_warmup(tmp_path, tiny_data)
     a, b = stop_and_resume(TINY_EXP, tmp_path, *USER_CONFIG, epochs=4, stop=2, batch=2)
     assert len(set(stop_and_resume.sizes)) > 1, "the run never changed its input size"
     assert_same_training_state(a, b)
+
+
+def test_multiscale_interval_is_how_often_a_new_input_size_is_drawn(tmp_path, tiny_data, restore_std):
+    """YOLOX draws a new multiscale size after every 10th iteration; ``multiscale_interval`` sets
+    that period (the benchmark draws every iteration); a period that is not a whole number of
+    iterations >= 1 is refused by name."""
+    for interval, expected in ((None, [9, 19]), (3, [2, 5, 8, 11, 14, 17])):
+        opts = ("multiscale_interval", str(interval)) if interval else ()
+        trainer = make_trainer(TINY_EXP, tmp_path / str(interval), "print_interval", "1000", *opts)
+        trainer.before_train()
+        drawn = []
+        trainer.exp.random_resize = lambda *args: drawn.append(trainer.progress_in_iter) or (64, 64)
+        trainer.epoch = 0
+        trainer.max_iter = 20
+        for trainer.iter in range(20):
+            trainer.after_iter()
+        trainer.after_train()
+        assert drawn == expected
+    exp = trainer.exp
+    for bad in (0, 2.5):
+        exp.multiscale_interval = bad
+        with pytest.raises(ValueError, match="multiscale_interval must be a whole number"):
+            exp.check_config()
 
 
 def test_eval_of_the_same_checkpoint_is_repeatable(tmp_path, tiny_data):

@@ -16,6 +16,7 @@ import torch.distributed as dist
 from loguru import logger
 from yolox.utils import get_model_info
 
+from ..distill.cross_head import BranchTap
 from ..distill.diagnostics import FGDDiagnostics
 from ..distill.features import (LEVEL_STRIDES, PAFPN_LEVELS, HeadOutputTap, StudentTap, head_logits, maps_at_tap,
                                 reached_prefixes, tap_channels)
@@ -35,6 +36,7 @@ class FGDTrainer(Trainer):
         self.teacher = None
         self.hooks = None
         self.head_hooks = None
+        self.branch_hooks = None
         self.weight_schedule = None
         self.calibration = LossCalibration(exp.fgd_calibrate_iters)
         self.diagnostics = None
@@ -79,9 +81,12 @@ class FGDTrainer(Trainer):
             self.evaluate_teacher()
         # Hooks after the EMA copy exists; they record only the live modules they were put on.
         self.hooks = StudentTap(self.student, self.exp.fgd_tap, self.exp.fgd_levels)
-        if unwrap(self.model).head_kd is not None:
+        distiller = unwrap(self.model)
+        if distiller.direct_head_kd:
             self.head_hooks = HeadOutputTap(self.student)
-        unwrap(self.model).attach_tap(self.hooks, self.head_hooks)
+        if distiller.cross_head is not None:
+            self.branch_hooks = BranchTap(self.student)
+        distiller.attach_tap(self.hooks, self.head_hooks, self.branch_hooks)
         exp = self.exp
         self.weight_schedule = DistillWeight(self.max_iter, self.max_epoch, exp.fgd_warmup_iters, exp.fgd_decay,
                                              exp.fgd_decay_final, exp.fgd_stop_epoch)
@@ -98,7 +103,8 @@ class FGDTrainer(Trainer):
                     f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight} weighted by "
                     f"{exp.head_kd_box_weighting}, temperature {exp.head_kd_temperature}, teacher input "
                     f"{exp.head_kd_teacher_size or 'the batch as the student sees it'}); label assignment from the "
-                    f"{'teacher' if exp.teacher_assignment else 'student'}'s predictions")
+                    f"{'teacher' if exp.teacher_assignment else 'student'}'s predictions; cross-head distillation "
+                    f"weight {exp.crosskd_weight}")
 
     def student_of(self, model):
         """The student inside the trained :class:`Distiller`."""
@@ -117,8 +123,9 @@ class FGDTrainer(Trainer):
         if self.hooks is not None:
             self.hooks.remove()
             unwrap(self.model).attach_tap(None)
-        if self.head_hooks is not None:
-            self.head_hooks.remove()
+        for hooks in (self.head_hooks, self.branch_hooks):
+            if hooks is not None:
+                hooks.remove()
         super().after_train()
 
     # ------------------------------------------------------------------ step
@@ -136,21 +143,26 @@ class FGDTrainer(Trainer):
         with torch.no_grad():
             fpn = self.teacher.model.backbone(inps)
             teacher_feats = maps_at_tap(self.teacher.model, fpn, self.exp.fgd_tap, self.exp.fgd_levels)
-            teacher_logits = None
-            if self.head_hooks is not None or self.exp.teacher_assignment:
-                teacher_logits = self.teacher_head_outputs(inps, fpn)
+            teacher_logits = branch_maps = None
+            if self.branch_hooks is not None:
+                branch_maps = {}
+            if unwrap(self.model).head_kd is not None or self.exp.teacher_assignment:
+                teacher_logits = self.teacher_head_outputs(inps, fpn, branch_maps)
         self.last_distill_weight = self.distill_weight()
         return self.model(inps, targets, teacher_feats, self.last_distill_weight,
-                          keep_graph_terms=self.diagnostics_due(), teacher_logits=teacher_logits)
+                          keep_graph_terms=self.diagnostics_due(), teacher_logits=teacher_logits,
+                          teacher_branch_maps=branch_maps,
+                          teacher_head=self.teacher.model.head if branch_maps is not None else None)
 
-    def teacher_head_outputs(self, inps, fpn):
+    def teacher_head_outputs(self, inps, fpn, branch_maps=None):
         """The teacher's head outputs for the head output distillation and the teacher's label
         assignment: from ``fpn`` (its backbone on this batch), or with ``exp.head_kd_teacher_size``
         from the batch resized to that size, resampled to the student's grid
-        (:mod:`yolox_fgd.distill.resample`)."""
+        (:mod:`yolox_fgd.distill.resample`). ``branch_maps`` (a dict) receives the maps after the
+        first conv of each head branch (cross-head distillation; not with a teacher size)."""
         size = self.exp.head_kd_teacher_size
         if size is None or tuple(inps.shape[-2:]) == tuple(size):
-            return head_logits(self.teacher.model, fpn)
+            return head_logits(self.teacher.model, fpn, branch_maps)
         model = self.teacher.model
         outputs = head_logits(model, model.backbone(resize_images(inps, size)))
         return resample_head_outputs(outputs, LEVEL_STRIDES, size, inps.shape[-2:])
@@ -187,8 +199,10 @@ class FGDTrainer(Trainer):
         logger.info(f"replicas in sync: student and FGD parameters identical on {dist.get_world_size()} ranks")
 
     def extra_checkpoint_state(self):
+        cross_head = unwrap(self.model).cross_head
         return {
             "fgd": unwrap(self.model).fgd_losses.state_dict(),
+            "cross_head": cross_head.state_dict() if cross_head is not None else None,
             "fgd_calibration": self.calibration.state_dict(),
             "teacher_ckpt": self.exp.teacher_ckpt,
             "teacher_sha256": self.teacher.ckpt_sha256 if self.teacher is not None else None,
@@ -201,6 +215,12 @@ class FGDTrainer(Trainer):
                 "use -c without --resume to start distillation from it"
             )
         unwrap(self.model).fgd_losses.load_state_dict(ckpt["fgd"])
+        cross_head = unwrap(self.model).cross_head
+        if cross_head is not None:
+            if ckpt.get("cross_head") is None:
+                raise ValueError("the checkpoint to resume has no cross-head projections ('cross_head' key): it was "
+                                 "trained without crosskd_weight; use -c without --resume to start from it")
+            cross_head.load_state_dict(ckpt["cross_head"])
         if "fgd_calibration" in ckpt:
             self.calibration.load_state_dict(ckpt["fgd_calibration"])
         saved = ckpt.get("teacher_sha256")

@@ -363,7 +363,7 @@ class Trainer(YOLOXTrainer):
             eta_seconds = self.meter["iter_time"].global_avg * left_iters
             eta_str = f"ETA: {datetime.timedelta(seconds=int(eta_seconds))}"
             progress_str = f"epoch: {self.epoch + 1}/{self.max_epoch}, iter: {self.iter + 1}/{self.max_iter}"
-            loss_meter = {k: v for k, v in self.meter.items() if "loss" in k or k.startswith(("fgd_", "head_kd_"))}
+            loss_meter = {k: v for k, v in self.meter.items() if "loss" in k or k.startswith(("fgd_", "head_kd_", "crosskd_"))}
             loss_str = ", ".join(f"{k}: {float(v.latest):.{self.loss_precision(k)}f}" for k, v in loss_meter.items())
             time_meter = self.meter.get_filtered_meter("time")
             time_str = ", ".join(f"{k}: {v.avg:.3f}s" for k, v in time_meter.items())
@@ -379,7 +379,7 @@ class Trainer(YOLOXTrainer):
             self.meter.clear_meters()
 
         fault_point("iter")
-        if (self.progress_in_iter + 1) % 10 == 0:
+        if (self.progress_in_iter + 1) % self.exp.multiscale_interval == 0:
             self.input_size = self.exp.random_resize(
                 self.train_loader, self.epoch, self.rank, self.is_distributed
             )

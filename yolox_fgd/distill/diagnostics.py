@@ -66,7 +66,7 @@ class FGDDiagnostics:
         Args:
             graph_terms: ``{"detection": loss, "<term>_<level>": weighted term}`` with graphs (the
                 terms as they enter ``total_loss``: weights, scale normalisation and the
-                distillation factor applied), and ``"head_kd"`` with head output distillation
+                distillation factor applied), and ``"head_kd"`` (``"crosskd"``) with (cross-)head output distillation
                 (its own ratio and cosine; not part of ``fgd_grad_*``).
             map_stats: ``{level: {"rms_s", "rms_t", "entropy_c_s", "entropy_c_t"}}``.
             params: the student's trainable parameters.

@@ -26,15 +26,23 @@ class Distiller(nn.Module):
         teacher_assignment: the student's label assignment from the teacher's predictions (its
             head is a :class:`~yolox_fgd.models.teacher_assigned_head.TeacherAssignedHead`;
             ``teacher_logits`` are then needed at every forward).
+        cross_head: a :class:`~yolox_fgd.distill.cross_head.CrossHead` (cross-head distillation,
+            CrossKD: the student's head maps through the teacher's head, its predictions scored
+            against the teacher's with ``head_kd``'s loss) or ``None`` (off).
+        cross_head_weight: its weight.
 
     The student's maps come from a :class:`~yolox_fgd.distill.features.StudentTap`, given after
     construction with :meth:`attach_tap` (its hooks must be registered after the EMA copy of the
     student exists); with ``head_kd``, its head's logits from a
-    :class:`~yolox_fgd.distill.features.HeadOutputTap` given the same way.
+    :class:`~yolox_fgd.distill.features.HeadOutputTap` given the same way; with ``cross_head``, its
+    head's branch maps from a :class:`~yolox_fgd.distill.cross_head.BranchTap`.
     """
 
-    def __init__(self, student, fgd_losses, head_kd=None, head_kd_weight=0.0, teacher_assignment=False):
+    def __init__(self, student, fgd_losses, head_kd=None, head_kd_weight=0.0, teacher_assignment=False,
+                 cross_head=None, cross_head_weight=0.0):
         super().__init__()
+        if (head_kd_weight > 0 or cross_head is not None) and head_kd is None:
+            raise ValueError("head output distillation (direct or cross-head) needs its loss: pass head_kd")
         if teacher_assignment and not hasattr(student.head, "set_assignment_predictions"):
             raise TypeError(f"teacher_assignment needs a TeacherAssignedHead, the student has a {type(student.head).__name__}")
         self.teacher_assignment = bool(teacher_assignment)
@@ -42,19 +50,31 @@ class Distiller(nn.Module):
         self.fgd_losses = nn.ModuleDict(fgd_losses)
         self.head_kd = head_kd  # no parameters: the state dict is the same with and without it
         self.head_kd_weight = float(head_kd_weight)
+        self.cross_head = cross_head
+        self.cross_head_weight = float(cross_head_weight)
         self._tap = None
         self._head_tap = None
+        self._branch_tap = None
 
-    def attach_tap(self, tap, head_tap=None):
-        """Where the student's maps come from (a ``StudentTap``; ``None`` detaches), and with
-        ``head_kd`` its head's logits (a ``HeadOutputTap``)."""
-        if tap is not None and self.head_kd is not None and head_tap is None:
+    @property
+    def direct_head_kd(self):
+        """Whether the student's own head outputs are distilled (``head_kd_weight > 0``)."""
+        return self.head_kd is not None and self.head_kd_weight > 0
+
+    def attach_tap(self, tap, head_tap=None, branch_tap=None):
+        """Where the student's maps come from (a ``StudentTap``; ``None`` detaches), with direct
+        head distillation its head's logits (a ``HeadOutputTap``), with ``cross_head`` its head's
+        branch maps (a ``BranchTap``)."""
+        if tap is not None and self.direct_head_kd and head_tap is None:
             raise RuntimeError("Distiller has head_kd: attach_tap() needs a HeadOutputTap too")
+        if tap is not None and self.cross_head is not None and branch_tap is None:
+            raise RuntimeError("Distiller has cross_head: attach_tap() needs a BranchTap too")
         self._tap = tap
         self._head_tap = head_tap
+        self._branch_tap = branch_tap
 
     def forward(self, inps, targets, teacher_feats, distill_weight=1.0, keep_graph_terms=False,
-                teacher_logits=None):
+                teacher_logits=None, teacher_branch_maps=None, teacher_head=None):
         """One training forward.
 
         Args:
@@ -76,7 +96,8 @@ class Distiller(nn.Module):
             (``teacher_logits``: ``{level: (obj, cls, reg)}``, :func:`~yolox_fgd.distill.features.head_logits`)
             also ``head_kd_obj``, ``head_kd_cls``, ``head_kd_box`` if the boxes are distilled
             (unweighted) and ``head_kd_loss`` (weighted, times ``distill_weight``), added to
-            ``total_loss``.
+            ``total_loss``; with ``cross_head`` (``teacher_branch_maps`` ``{level: (cls, reg)}`` and
+            ``teacher_head``, the teacher's ``YOLOXHead``, too) the same keys as ``crosskd_*``.
         """
         if self._tap is None:
             raise RuntimeError("Distiller.attach_tap() was not called: no student features to distil")
@@ -107,19 +128,31 @@ class Distiller(nn.Module):
         fgd_total = fgd_total * distill_weight
         outputs["fgd_loss"] = fgd_total.detach() if hasattr(fgd_total, "detach") else fgd_total
         outputs["total_loss"] = outputs["total_loss"] + fgd_total
-        if self.head_kd is not None:
-            if teacher_logits is None:
-                raise ValueError("Distiller has head_kd: pass the teacher's head logits (teacher_logits)")
-            kd = self.head_kd(self._head_tap.pop(), teacher_logits)
-            kd_total = kd["loss"] * (self.head_kd_weight * distill_weight)
-            for key in ("obj", "cls", "box"):
-                if key in kd:
-                    outputs[f"head_kd_{key}"] = kd[key].detach()
-            outputs["head_kd_loss"] = kd_total.detach()
-            outputs["total_loss"] = outputs["total_loss"] + kd_total
-            if keep_graph_terms:
-                graph_terms["head_kd"] = kd_total
+        if self.head_kd is not None and teacher_logits is None:
+            raise ValueError("Distiller has head_kd: pass the teacher's head logits (teacher_logits)")
+        if self.direct_head_kd:
+            self.add_head_kd(outputs, graph_terms, "head_kd", self._head_tap.pop(), teacher_logits,
+                             self.head_kd_weight * distill_weight)
+        if self.cross_head is not None:
+            if teacher_branch_maps is None or teacher_head is None:
+                raise ValueError("Distiller has cross_head: pass teacher_branch_maps and teacher_head")
+            crossed = self.cross_head(self._branch_tap.pop(), teacher_branch_maps, teacher_head)
+            self.add_head_kd(outputs, graph_terms, "crosskd", crossed, teacher_logits,
+                             self.cross_head_weight * distill_weight)
         if keep_graph_terms:
             outputs["graph_terms"] = graph_terms
             outputs["map_stats"] = map_stats
         return outputs
+
+    def add_head_kd(self, outputs, graph_terms, prefix, predictions, teacher_logits, weight):
+        """``head_kd``'s loss of ``predictions`` against the teacher's, times ``weight``, into
+        ``total_loss``; its terms logged as ``<prefix>_obj|cls|box`` and ``<prefix>_loss``."""
+        kd = self.head_kd(predictions, teacher_logits)
+        kd_total = kd["loss"] * weight
+        for key in ("obj", "cls", "box"):
+            if key in kd:
+                outputs[f"{prefix}_{key}"] = kd[key].detach()
+        outputs[f"{prefix}_loss"] = kd_total.detach()
+        outputs["total_loss"] = outputs["total_loss"] + kd_total
+        if graph_terms is not None:
+            graph_terms[prefix] = kd_total

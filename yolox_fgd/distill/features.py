@@ -131,10 +131,15 @@ class FeatureHooks:
         return bool(self._handles)
 
 
-def head_logits(model, fpn):
+def head_logits(model, fpn, branch_maps=None):
     """The head's raw outputs at every level from the backbone's outputs ``fpn``: objectness
     ``obj_preds(reg_convs(stems(x)))``, classes ``cls_preds(cls_convs(stems(x)))`` and the box
     regression ``reg_preds(reg_convs(stems(x)))``, as ``YOLOXHead.forward`` computes them.
+
+    Args:
+        branch_maps: a dict to fill with ``{level: (cls, reg)}``, the maps after the first conv of
+            each branch (what cross-head distillation needs, :mod:`yolox_fgd.distill.cross_head`),
+            or ``None``.
 
     Returns:
         ``{level: (obj (N, 1, H, W), cls (N, num_classes, H, W), reg (N, 4, H, W))}``, logits
@@ -143,9 +148,11 @@ def head_logits(model, fpn):
     head, out = model.head, {}
     for lvl, (idx, _) in PAFPN_LEVELS.items():
         x = head.stems[idx](fpn[idx])
-        reg_feat = head.reg_convs[idx](x)
-        out[lvl] = (head.obj_preds[idx](reg_feat), head.cls_preds[idx](head.cls_convs[idx](x)),
-                    head.reg_preds[idx](reg_feat))
+        cls_feat, reg_feat = head.cls_convs[idx][0](x), head.reg_convs[idx][0](x)
+        if branch_maps is not None:
+            branch_maps[lvl] = (cls_feat, reg_feat)
+        cls_feat, reg_feat = head.cls_convs[idx][1:](cls_feat), head.reg_convs[idx][1:](reg_feat)
+        out[lvl] = (head.obj_preds[idx](reg_feat), head.cls_preds[idx](cls_feat), head.reg_preds[idx](reg_feat))
     return out
 
 

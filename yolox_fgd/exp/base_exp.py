@@ -46,6 +46,8 @@ class Exp(YOLOXExp):
         # None: YOLOX's random initialisation. A started run's --resume continues from its own state.
         self.init_ckpt = None
         # ---------------- schedule ---------------- #
+        # a new multiscale input size every this many iterations (YOLOX hard-codes 10)
+        self.multiscale_interval = 10
         # EMA decay (YOLOX hard-codes 0.9998; its maintainers advise 0.9999 at batch 64, YOLOX#735)
         self.ema_decay = 0.9998
         # EMA warm-up: decay * (1 - exp(-updates / ema_ramp_iters)); YOLOX hard-codes 2000
@@ -81,6 +83,9 @@ class Exp(YOLOXExp):
             raise ValueError(f"grad_clip_norm must be positive or None, got {self.grad_clip_norm}")
         if self.ema_ramp_iters <= 0:
             raise ValueError(f"ema_ramp_iters must be positive, got {self.ema_ramp_iters}")
+        if int(self.multiscale_interval) != self.multiscale_interval or self.multiscale_interval < 1:
+            raise ValueError(f"multiscale_interval must be a whole number of iterations >= 1 (YOLOX: 10), "
+                             f"got {self.multiscale_interval}")
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
 

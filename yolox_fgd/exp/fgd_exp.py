@@ -99,6 +99,13 @@ class FGDExp(Exp):
         # WACV 2022; yolox_fgd/models/teacher_assigned_head.py); the loss stays the student's.
         # Not with batched_assignment. The FGD factor (warm-up, decay, stop) does not act on it
         self.teacher_assignment = False
+        # beside FGD, not in the paper: cross-head distillation (CrossKD, Wang et al., CVPR 2024;
+        # yolox_fgd/distill/cross_head.py): the student's head maps after the first conv of each
+        # branch go on through the teacher's head (a 1x1 projection to its channels, standardised to
+        # its statistics), and those predictions learn the teacher's with the head output
+        # distillation's loss (its box weight, weighting and temperature), with this weight; 0: off.
+        # The FGD factor (warm-up, decay, stop) multiplies it too
+        self.crosskd_weight = 0.0
         # log gradient norms, map RMS and attention entropies every N iterations (0: off);
         # written to diagnostics.jsonl (costs one backward per term on those iterations)
         self.fgd_diagnostics_interval = 0
@@ -171,9 +178,14 @@ class FGDExp(Exp):
 
         if self.head_kd_box_weighting not in BOX_WEIGHTINGS:
             raise ValueError(f"head_kd_box_weighting={self.head_kd_box_weighting!r} must be one of {BOX_WEIGHTINGS}")
-        if self.head_kd_box_weight > 0 and not self.head_kd_weight > 0:
+        if not self.crosskd_weight >= 0:
+            raise ValueError(f"crosskd_weight must be >= 0 (0: off), got {self.crosskd_weight}")
+        if self.head_kd_box_weight > 0 and not (self.head_kd_weight > 0 or self.crosskd_weight > 0):
             raise ValueError(f"head_kd_box_weight {self.head_kd_box_weight} weighs the boxes inside the head output "
-                             "distillation, which is off (head_kd_weight 0): set head_kd_weight > 0 too")
+                             "distillation, which is off (head_kd_weight 0, crosskd_weight 0): set one of them > 0 too")
+        if self.crosskd_weight > 0 and self.head_kd_teacher_size is not None:
+            raise ValueError("crosskd_weight runs the teacher's head on the student's maps, of the student's input "
+                             "size: it does not combine with head_kd_teacher_size; set one of them off")
         if self.fgd_diagnostics_interval < 0:
             raise ValueError(f"fgd_diagnostics_interval must be >= 0, got {self.fgd_diagnostics_interval}")
 
@@ -243,10 +255,17 @@ class FGDExp(Exp):
             from ..losses.head_kd import HeadKDLoss
 
             student = self.get_model()
+            head_kd = cross_head = None
+            if self.head_kd_weight > 0 or self.crosskd_weight > 0:
+                head_kd = HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting)
+            if self.crosskd_weight > 0:
+                from ..distill.cross_head import CrossHead, branch_channels
+
+                cross_head = CrossHead(branch_channels(student), branch_channels(teacher.model))
             self.distiller = Distiller(student, self.get_fgd_losses(
                 tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)),
-                head_kd=HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting) if self.head_kd_weight > 0 else None, head_kd_weight=self.head_kd_weight,
-                teacher_assignment=self.teacher_assignment)
+                head_kd=head_kd, head_kd_weight=self.head_kd_weight, teacher_assignment=self.teacher_assignment,
+                cross_head=cross_head, cross_head_weight=self.crosskd_weight)
         return self.distiller
 
     def get_optimizer(self, batch_size):
@@ -269,6 +288,8 @@ class FGDExp(Exp):
                 parts = [(distiller, 1.0)]
             else:
                 parts = [(distiller.student, 1.0), (distiller.fgd_losses, float(self.fgd_modules_lr_mult))]
+                if distiller.cross_head is not None:
+                    parts.append((distiller.cross_head, 1.0))
             optimizer = None
             for module, mult in parts:
                 no_decay, decay, biases = param_groups(module)
