@@ -18,3 +18,6 @@ class Exp(DemoExp):
         self.ema_decay = 0.999
         self.ema_ramp_iters = 500
         self.eval_interval = 5
+        # YOLOX's multiscale period, with which the committed teacher was trained (the students
+        # draw a size every iteration, DemoExp)
+        self.multiscale_interval = 10

@@ -14,6 +14,7 @@ class Exp(DemoExp):
         self.input_size = (64, 64)
         self.test_size = (64, 64)
         self.multiscale_range = 0
+        self.multiscale_interval = 10  # YOLOX's, as users run it (USER_CONFIG turns multiscale on)
         self.data_num_workers = 0
         self.max_epoch = 2
         self.warmup_epochs = 0

@@ -129,6 +129,20 @@ SUITES = {
         ("fgd_tuned_head_kd2_box7.5_score_lad", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
                                                         "head_kd_box_weighting", "score", "teacher_assignment", "True"]),
     ],
+    # the README's table: no distillation, the paper's FGD, the recommended FGD, the best configuration
+    "main": [
+        ("baseline", STUDENT, []),
+        ("fgd_paper", FGD, []),
+        ("fgd_tuned", TUNED, []),
+        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
+    ],
+    # cross-head distillation (CrossKD) on the best configuration (docs/fgd_on_yolox.md, section 12)
+    "crosskd": [
+        ("baseline", STUDENT, []),
+        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
+        ("kd2_box7.5_ck2", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5", "crosskd_weight", "2"]),
+        ("kd2_box7.5_ck0.3", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5", "crosskd_weight", "0.3"]),
+    ],
     # issue 14: the recommended configuration on either tap
     "taps": [
         ("fgd_tuned", TUNED, []),  # the PAFPN outputs

@@ -7,8 +7,8 @@ machine, two torch threads) from a common initial checkpoint, on the same data.
 
 * dataset: 1600 train / 320 val images of 160x160 or 160x192 pixels, 4-10 shapes each
   (mostly COCO-medium), objects overlapping by at most 30% of a box, little clutter;
-* input 96x96, multiscale 64-128 (every 10 iterations), mosaic and YOLOX's affine
-  augmentation, no mixup;
+* input 96x96, multiscale 64-128 (a new size every iteration; YOLOX: every 10), mosaic and
+  YOLOX's affine augmentation, no mixup;
 * YOLOX's per-image SimOTA (on a CPU the batched assignment is slower: no host syncs to save);
 * EMA 0.995 with a 100-update ramp (:class:`yolox_fgd.utils.ema.RampedModelEMA`): YOLOX's
   2000-update ramp leaves a 500-iteration run with almost no averaging and noisy evaluations;
@@ -44,6 +44,9 @@ class DemoExp(Exp):
         self.input_size = (96, 96)
         self.test_size = (96, 96)
         self.multiscale_range = 1  # 64 .. 128
+        # a new size every iteration: YOLOX's 10 leaves the 2 no-mosaic epochs (100 iterations) 10
+        # draws, and a seed whose draws are mostly 64 px ends 1.5-2 AP lower (docs/distill_bench.md)
+        self.multiscale_interval = 1
         self.data_num_workers = 1  # one worker and one torch thread per run: see docs/distill_bench.md
         # ---------------- augmentation ---------------- #
         self.mosaic_scale = (0.5, 1.5)
