@@ -129,6 +129,20 @@ def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_t
     trainer.after_train()
 
 
+def test_resume_refuses_checkpoints_without_the_distillation_modules(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
+    """--resume of a distillation run needs the FGD modules ('fgd') of the checkpoint and, with
+    crosskd_weight, its cross-head projections ('cross_head'): a checkpoint without them is refused
+    with what to do; the run's own checkpoint state loads back."""
+    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "crosskd_weight", "1", batch=4)
+    trainer.before_train()
+    with pytest.raises(ValueError, match="no FGD modules.*use -c without --resume"):
+        trainer.load_extra_state({})
+    with pytest.raises(ValueError, match="no cross-head projections.*trained without crosskd_weight"):
+        trainer.load_extra_state({"fgd": trainer.model.fgd_losses.state_dict()})
+    trainer.load_extra_state(trainer.extra_checkpoint_state())
+    trainer.after_train()
+
+
 def test_student_checkpoint_loads_into_plain_yolox(tmp_path, tiny_data, tiny_teacher_ckpt):
     """`model` of a distilled checkpoint loads into YOLOX's own model of the student experiment
     with no missing or unexpected keys; FGD modules and teacher are not in it."""
