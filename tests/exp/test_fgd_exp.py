@@ -83,7 +83,7 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
         exp.check_config()
     # the boxes' weight lives inside the head output distillation: without it, it is refused by name
     exp.head_kd_weight, exp.head_kd_box_weight = 0, 1
-    with pytest.raises(ValueError, match="head_kd_box_weight 1 weighs the boxes .* set head_kd_weight > 0 too"):
+    with pytest.raises(ValueError, match="head_kd_box_weight 1 weighs the boxes .* set one of them > 0 too"):
         exp.check_config()
     exp.head_kd_weight = 3
     exp.check_config()
@@ -119,3 +119,28 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
     exp.teacher_assignment, exp.batched_assignment = "yes", False
     with pytest.raises(ValueError, match="teacher_assignment must be True or False, got 'yes'"):
         exp.check_config()
+
+
+@pytest.mark.parametrize("opts, message", [
+    (("crosskd_weight", -1.0), "crosskd_weight must be >= 0"),
+    (("crosskd_weight", 1.0, "head_kd_weight", 1.0, "head_kd_teacher_size", 96), "does not combine with head_kd_teacher_size"),
+])
+def test_cross_head_config_errors_are_named(opts, message):
+    """crosskd_weight: refused below 0, and with head_kd_teacher_size (the cross-head predictions
+    are on the student's grid, from the teacher's maps at the student's input size)."""
+    exp = load_exp(TINY_FGD_EXP)
+    for key, value in zip(opts[::2], opts[1::2]):
+        setattr(exp, key, value)
+    with pytest.raises(ValueError, match=message):
+        exp.check_config()
+
+
+def test_box_weight_is_accepted_with_the_cross_head_alone():
+    """head_kd_box_weight needs a head distillation to weigh the boxes in: the cross-head one
+    alone (head_kd_weight 0) is one."""
+    exp = load_exp(TINY_FGD_EXP)
+    exp.head_kd_box_weight = 5.0
+    with pytest.raises(ValueError, match="head_kd_box_weight 5.0 weighs the boxes"):
+        exp.check_config()
+    exp.crosskd_weight = 1.0
+    exp.check_config()
