@@ -67,7 +67,7 @@ def test_multiscale_interval_is_how_often_a_new_input_size_is_drawn(tmp_path, ti
         trainer.after_train()
         assert drawn == expected
     exp = trainer.exp
-    for bad in (0, 2.5):
+    for bad in (0, 2.5, float("nan"), None):
         exp.multiscale_interval = bad
         with pytest.raises(ValueError, match="multiscale_interval must be a whole number"):
             exp.check_config()

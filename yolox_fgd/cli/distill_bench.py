@@ -49,6 +49,10 @@ def _short_float(value):
 
 
 NORM = ["fgd_feature_norm", "True"]
+# the best configuration (exps/demo/fgd_demo_nano_tuned_kd.py): the recommended FGD plus the head's
+# objectness, classes and boxes distilled (docs/fgd_on_yolox.md, section 10)
+BEST_KD = ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]
+BEST = ("fgd_tuned_head_kd2_box7.5", TUNED, BEST_KD)
 
 # --scratch: the benchmark as it was until 2026-11-28 (docs/results/distill_bench_scratch.json):
 # students from random weights, 7 epochs at batch 8, evaluated every 2 epochs
@@ -102,46 +106,42 @@ SUITES = {
         ("baseline", STUDENT, []),
         ("fgd_tuned_head_kd3", TUNED, ["head_kd_weight", "3", "fgd_diagnostics_interval", "25"]),
         ("fgd_tuned_head_kd3_box5", TUNED, ["head_kd_weight", "3", "head_kd_box_weight", "5"]),
-        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
+        BEST,
         ("fgd_tuned_head_kd2_box10", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "10"]),
         ("fgd_tuned_head_kd1_box15", TUNED, ["head_kd_weight", "1", "head_kd_box_weight", "15"]),
-        ("fgd_tuned_head_kd2_box7.5_stop8", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
-                                                    "fgd_stop_epoch", "8"]),
-        ("fgd_tuned_head_kd2_box7.5_cos", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
-                                                  "fgd_decay", "cosine"]),
+        ("fgd_tuned_head_kd2_box7.5_stop8", TUNED, BEST_KD + ["fgd_stop_epoch", "8"]),
+        ("fgd_tuned_head_kd2_box7.5_cos", TUNED, BEST_KD + ["fgd_decay", "cosine"]),
     ],
     # around the best configuration (docs/fgd_on_yolox.md, section 11): the boxes weighted by the
     # teacher's score, the teacher at its own input size, FGD's terms x10, the label assignment
     # from the teacher (LAD)
     "assignment": [
         ("baseline", STUDENT, []),
-        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
-        ("fgd_tuned_head_kd2_box7.5_score", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
-                                                    "head_kd_box_weighting", "score"]),
+        BEST,
+        ("fgd_tuned_head_kd2_box7.5_score", TUNED, BEST_KD + ["head_kd_box_weighting", "score"]),
         ("fgd_tuned_head_kd2_box10_score", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "10",
                                                    "head_kd_box_weighting", "score"]),
-        ("fgd_tuned_head_kd2_box7.5_t96", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
-                                                  "head_kd_teacher_size", "96"]),
-        ("fgd_tuned_x10_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5", "fgd_alpha", "2e-4",
-                                                  "fgd_beta", "1e-4", "fgd_gamma", "1e-4", "fgd_lambda", "1e-6"]),
-        ("fgd_tuned_head_kd2_box7.5_lad", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
-                                                  "teacher_assignment", "True"]),
-        ("fgd_tuned_head_kd2_box7.5_score_lad", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5",
-                                                        "head_kd_box_weighting", "score", "teacher_assignment", "True"]),
+        ("fgd_tuned_head_kd2_box7.5_t96", TUNED, BEST_KD + ["head_kd_teacher_size", "96"]),
+        ("fgd_tuned_x10_head_kd2_box7.5", TUNED, BEST_KD + ["fgd_alpha", "2e-4", "fgd_beta", "1e-4", "fgd_gamma", "1e-4",
+                                                            "fgd_lambda", "1e-6"]),
+        ("fgd_tuned_head_kd2_box7.5_lad", TUNED, BEST_KD + ["teacher_assignment", "True"]),
+        ("fgd_tuned_head_kd2_box7.5_score_lad", TUNED, BEST_KD + ["head_kd_box_weighting", "score",
+                                                                  "teacher_assignment", "True"]),
     ],
     # the README's table: no distillation, the paper's FGD, the recommended FGD, the best configuration
     "main": [
         ("baseline", STUDENT, []),
         ("fgd_paper", FGD, []),
         ("fgd_tuned", TUNED, []),
-        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
+        BEST,
     ],
     # cross-head distillation (CrossKD) on the best configuration (docs/fgd_on_yolox.md, section 12)
     "crosskd": [
         ("baseline", STUDENT, []),
-        ("fgd_tuned_head_kd2_box7.5", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]),
-        ("kd2_box7.5_ck2", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5", "crosskd_weight", "2"]),
-        ("kd2_box7.5_ck0.3", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "7.5", "crosskd_weight", "0.3"]),
+        BEST,
+        ("kd2_box7.5_ck2", TUNED, BEST_KD + ["crosskd_weight", "2"]),
+        ("kd2_box7.5_ck0.3", TUNED, BEST_KD + ["crosskd_weight", "0.3"]),
+        ("kd2_box7.5_ck0.05", TUNED, BEST_KD + ["crosskd_weight", "0.05"]),
     ],
     # issue 14: the recommended configuration on either tap
     "taps": [

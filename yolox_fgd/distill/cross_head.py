@@ -61,7 +61,7 @@ def align_to_statistics(x, ref, eps=1e-6):
 
 class CrossHead(nn.Module):
     """The trainable part of cross-head distillation: per level and branch, the projection of the
-    student's map onto the teacher's channels (``None`` when the counts agree).
+    student's map onto the teacher's channels (none at a level whose counts agree).
 
     Args:
         student_channels, teacher_channels: ``{level: channels}`` after the first branch conv
@@ -95,8 +95,8 @@ class CrossHead(nn.Module):
         for lvl, (idx, _) in PAFPN_LEVELS.items():
             crossed = []
             for branch, s_map, t_map in zip(BRANCHES, student_maps[lvl], teacher_maps[lvl]):
-                proj = self.proj[f"{branch}_{lvl}"] if f"{branch}_{lvl}" in self.proj else None
-                x = align_to_statistics(proj(s_map) if proj is not None else s_map, t_map).to(t_map.dtype)
+                key = f"{branch}_{lvl}"
+                x = align_to_statistics(self.proj[key](s_map) if key in self.proj else s_map, t_map).to(t_map.dtype)
                 crossed.append(getattr(teacher_head, f"{branch}_convs")[idx][1:](x))
             cls_feat, reg_feat = crossed
             out[lvl] = (teacher_head.obj_preds[idx](reg_feat), teacher_head.cls_preds[idx](cls_feat),

@@ -83,7 +83,11 @@ class Exp(YOLOXExp):
             raise ValueError(f"grad_clip_norm must be positive or None, got {self.grad_clip_norm}")
         if self.ema_ramp_iters <= 0:
             raise ValueError(f"ema_ramp_iters must be positive, got {self.ema_ramp_iters}")
-        if int(self.multiscale_interval) != self.multiscale_interval or self.multiscale_interval < 1:
+        try:
+            whole = self.multiscale_interval >= 1 and int(self.multiscale_interval) == self.multiscale_interval
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
             raise ValueError(f"multiscale_interval must be a whole number of iterations >= 1 (YOLOX: 10), "
                              f"got {self.multiscale_interval}")
         if self.num_classes < 1:
