@@ -1,6 +1,6 @@
 # FGD YOLOX-l -> YOLOX-m on COCO with the benchmark's best configuration (docs/fgd_on_yolox.md,
-# section 10): exps/fgd_yolox_m_tuned.py (feature normalisation, weights x0.01, FGD modules at
-# 100x the learning rate) plus distillation of the head's outputs with weight 2 (head_kd_weight;
+# sections 10 and 13): exps/fgd_yolox_m_tuned.py (feature normalisation, weights x0.01, FGD modules
+# at 100x the learning rate) plus distillation of the head's outputs with weight 2.5 (head_kd_weight;
 # binary KL of the objectness and class logits to the teacher's probabilities, per expected
 # object) in which the boxes weigh 7.5 (head_kd_box_weight; GIoU loss to the teacher's boxes,
 # weighted by its objectness; yolox_fgd/losses/head_kd.py). Not in the paper. Chosen on the CPU
@@ -19,5 +19,5 @@ class Exp(TunedExp):
     def __init__(self):
         super().__init__()
         self.exp_name = "fgd_yolox_m_tuned_kd"
-        self.head_kd_weight = 2.0
+        self.head_kd_weight = 2.5
         self.head_kd_box_weight = 7.5

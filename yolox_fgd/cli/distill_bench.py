@@ -49,10 +49,15 @@ def _short_float(value):
 
 
 NORM = ["fgd_feature_norm", "True"]
-# the best configuration (exps/demo/fgd_demo_nano_tuned_kd.py): the recommended FGD plus the head's
-# objectness, classes and boxes distilled (docs/fgd_on_yolox.md, section 10)
-BEST_KD = ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]
-BEST = ("fgd_tuned_head_kd2_box7.5", TUNED, BEST_KD)
+# the best configuration until 2026-11-29 (docs/fgd_on_yolox.md, sections 10-12): the recommended
+# FGD plus the head's objectness, classes and boxes distilled, the objectness and classes at 2;
+# the suites measured around it keep it
+KD2_KD = ["head_kd_weight", "2", "head_kd_box_weight", "7.5"]
+KD2 = ("fgd_tuned_head_kd2_box7.5", TUNED, KD2_KD)
+# the best configuration (exps/demo/fgd_demo_nano_tuned_kd.py; docs/fgd_on_yolox.md, section 13):
+# the same with the objectness and classes at 2.5
+BEST_KD = ["head_kd_weight", "2.5", "head_kd_box_weight", "7.5"]
+BEST = ("fgd_tuned_head_kd2.5_box7.5", TUNED, BEST_KD)
 
 # --scratch: the benchmark as it was until 2026-11-28 (docs/results/distill_bench_scratch.json):
 # students from random weights, 7 epochs at batch 8, evaluated every 2 epochs
@@ -106,42 +111,51 @@ SUITES = {
         ("baseline", STUDENT, []),
         ("fgd_tuned_head_kd3", TUNED, ["head_kd_weight", "3", "fgd_diagnostics_interval", "25"]),
         ("fgd_tuned_head_kd3_box5", TUNED, ["head_kd_weight", "3", "head_kd_box_weight", "5"]),
-        BEST,
+        KD2,
         ("fgd_tuned_head_kd2_box10", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "10"]),
         ("fgd_tuned_head_kd1_box15", TUNED, ["head_kd_weight", "1", "head_kd_box_weight", "15"]),
-        ("fgd_tuned_head_kd2_box7.5_stop8", TUNED, BEST_KD + ["fgd_stop_epoch", "8"]),
-        ("fgd_tuned_head_kd2_box7.5_cos", TUNED, BEST_KD + ["fgd_decay", "cosine"]),
+        ("fgd_tuned_head_kd2_box7.5_stop8", TUNED, KD2_KD + ["fgd_stop_epoch", "8"]),
+        ("fgd_tuned_head_kd2_box7.5_cos", TUNED, KD2_KD + ["fgd_decay", "cosine"]),
     ],
     # around the best configuration (docs/fgd_on_yolox.md, section 11): the boxes weighted by the
     # teacher's score, the teacher at its own input size, FGD's terms x10, the label assignment
     # from the teacher (LAD)
     "assignment": [
         ("baseline", STUDENT, []),
-        BEST,
-        ("fgd_tuned_head_kd2_box7.5_score", TUNED, BEST_KD + ["head_kd_box_weighting", "score"]),
+        KD2,
+        ("fgd_tuned_head_kd2_box7.5_score", TUNED, KD2_KD + ["head_kd_box_weighting", "score"]),
         ("fgd_tuned_head_kd2_box10_score", TUNED, ["head_kd_weight", "2", "head_kd_box_weight", "10",
                                                    "head_kd_box_weighting", "score"]),
-        ("fgd_tuned_head_kd2_box7.5_t96", TUNED, BEST_KD + ["head_kd_teacher_size", "96"]),
-        ("fgd_tuned_x10_head_kd2_box7.5", TUNED, BEST_KD + ["fgd_alpha", "2e-4", "fgd_beta", "1e-4", "fgd_gamma", "1e-4",
+        ("fgd_tuned_head_kd2_box7.5_t96", TUNED, KD2_KD + ["head_kd_teacher_size", "96"]),
+        ("fgd_tuned_x10_head_kd2_box7.5", TUNED, KD2_KD + ["fgd_alpha", "2e-4", "fgd_beta", "1e-4", "fgd_gamma", "1e-4",
                                                             "fgd_lambda", "1e-6"]),
-        ("fgd_tuned_head_kd2_box7.5_lad", TUNED, BEST_KD + ["teacher_assignment", "True"]),
-        ("fgd_tuned_head_kd2_box7.5_score_lad", TUNED, BEST_KD + ["head_kd_box_weighting", "score",
+        ("fgd_tuned_head_kd2_box7.5_lad", TUNED, KD2_KD + ["teacher_assignment", "True"]),
+        ("fgd_tuned_head_kd2_box7.5_score_lad", TUNED, KD2_KD + ["head_kd_box_weighting", "score",
                                                                   "teacher_assignment", "True"]),
     ],
-    # the README's table: no distillation, the paper's FGD, the recommended FGD, the best configuration
+    # no distillation, the paper's FGD, the recommended FGD, the best configuration until section 13
+    # (docs/results/distill_bench.json)
     "main": [
         ("baseline", STUDENT, []),
         ("fgd_paper", FGD, []),
         ("fgd_tuned", TUNED, []),
-        BEST,
+        KD2,
     ],
-    # cross-head distillation (CrossKD) on the best configuration (docs/fgd_on_yolox.md, section 12)
+    # the README's table: the weight of the head's objectness and classes at 2, 2.5 and 3, the
+    # boxes at 7.5 (docs/fgd_on_yolox.md, section 13; docs/results/distill_bench_kd_weights.json)
+    "kdweights": [
+        ("baseline", STUDENT, []),
+        KD2,
+        BEST,
+        ("fgd_tuned_head_kd3_box7.5", TUNED, ["head_kd_weight", "3", "head_kd_box_weight", "7.5"]),
+    ],
+    # cross-head distillation (CrossKD) on section 12's best configuration (docs/fgd_on_yolox.md)
     "crosskd": [
         ("baseline", STUDENT, []),
-        BEST,
-        ("kd2_box7.5_ck2", TUNED, BEST_KD + ["crosskd_weight", "2"]),
-        ("kd2_box7.5_ck0.3", TUNED, BEST_KD + ["crosskd_weight", "0.3"]),
-        ("kd2_box7.5_ck0.05", TUNED, BEST_KD + ["crosskd_weight", "0.05"]),
+        KD2,
+        ("kd2_box7.5_ck2", TUNED, KD2_KD + ["crosskd_weight", "2"]),
+        ("kd2_box7.5_ck0.3", TUNED, KD2_KD + ["crosskd_weight", "0.3"]),
+        ("kd2_box7.5_ck0.05", TUNED, KD2_KD + ["crosskd_weight", "0.05"]),
     ],
     # issue 14: the recommended configuration on either tap
     "taps": [
