@@ -117,7 +117,7 @@ SUITES = {
         ("fgd_tuned_head_kd2_box7.5_stop8", TUNED, KD2_KD + ["fgd_stop_epoch", "8"]),
         ("fgd_tuned_head_kd2_box7.5_cos", TUNED, KD2_KD + ["fgd_decay", "cosine"]),
     ],
-    # around the best configuration (docs/fgd_on_yolox.md, section 11): the boxes weighted by the
+    # around section 10's best configuration (KD2; docs/fgd_on_yolox.md, section 11): the boxes weighted by the
     # teacher's score, the teacher at its own input size, FGD's terms x10, the label assignment
     # from the teacher (LAD)
     "assignment": [
