@@ -28,6 +28,7 @@ from yolox_fgd.distill.teacher import TeacherModel  # noqa: E402
 from yolox_fgd.exp.build import load_exp  # noqa: E402
 from yolox_fgd.exp.fgd_exp import FGDExp  # noqa: E402
 from yolox_fgd.utils.benchmark import time_step  # noqa: E402
+from yolox_fgd.utils.machine import describe_device  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,7 +65,7 @@ def main(argv=None):
     device = torch.device(args.device)
     fgd = FGDExp()  # FGD hyper-parameters of the paper's YOLOX config
     t_exp = exp_of(args.teacher)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    name = describe_device(device, torch.get_num_threads() if device.type == "cpu" else None)
     print(f"# one training step on {name}, {os.path.basename(args.student)} student / "
           f"{os.path.basename(args.teacher)} teacher, {args.size}x{args.size}, {'fp16 autocast' if args.fp16 else 'fp32'}")
     print("| batch | assignment | tap | plain step (ms) | FGD step (ms) | FGD / plain | FGD / official plain | "

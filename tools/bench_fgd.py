@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from yolox_fgd.losses import FGDLoss  # noqa: E402
 from yolox_fgd.utils.benchmark import time_step  # noqa: E402
+from yolox_fgd.utils.machine import describe_device  # noqa: E402
 
 STRIDES = (8, 16, 32)
 
@@ -132,7 +133,7 @@ def main(argv=None):
     device = torch.device(args.device)
     dtype = torch.float16 if args.fp16 else torch.float32
     losses = [FGDLoss(cs, ct).to(device) for cs, ct in zip(args.student_channels, args.teacher_channels)]
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    name = describe_device(device, torch.get_num_threads() if device.type == "cpu" else None)
     print(f"# FGD loss, 3 levels, forward+backward on {name}, input {args.size}, {args.boxes} boxes/image, "
           f"student {args.student_channels}, teacher {args.teacher_channels}, {'fp16' if args.fp16 else 'fp32'}")
     print("| batch | loop reference (ms) | vectorised (ms) | speed-up | align convs alone (ms) "

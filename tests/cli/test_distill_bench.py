@@ -2,7 +2,8 @@
 import json
 import os
 
-from tests.conftest import TINY_EXP, TINY_FGD_EXP, TINY_TEACHER_EXP, run_tool
+from tests.conftest import REPO, TINY_EXP, TINY_FGD_EXP, TINY_TEACHER_EXP, run_tool
+from yolox_fgd.utils.machine import cpu_model
 
 
 def bench(tmp_path, teacher_ckpt, *extra):
@@ -23,6 +24,12 @@ def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny
     with open(out / "distill_bench.json") as f:
         data = json.load(f)
     assert data["teacher"]["ckpt"].endswith("tiny_teacher.pth") and "ap" in data["teacher"]
+    # what the figures were measured on: the CPU and torch, and the data the arms trained on
+    from yolox_fgd.data.synthetic import dataset_fingerprint
+
+    assert data["machine"].startswith(cpu_model()) and "torch " in data["machine"]
+    assert data["dataset_sha256"] == {os.path.relpath(tiny_data, REPO) if tiny_data.startswith(REPO) else tiny_data:
+                                      dataset_fingerprint(tiny_data)}
     arms = {a["name"]: a for a in data["arms"]}
     assert list(arms) == ["baseline", "fgd"]
     for name, arm in arms.items():

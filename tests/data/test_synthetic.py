@@ -1,32 +1,36 @@
 """The embedded dataset: deterministic, valid COCO for pycocotools, a real detection task."""
-import hashlib
 import json
 import os
 
 import numpy as np
 from pycocotools.coco import COCO
 
-from yolox_fgd.data.synthetic import CLASSES, SyntheticSpec, ensure_dataset, generate_dataset
+import pytest
+
+from yolox_fgd.data.synthetic import CLASSES, SyntheticSpec, dataset_fingerprint, ensure_dataset, generate_dataset
 
 SPEC = dict(num_train=12, num_val=6, image_sizes=((96, 96), (96, 128)), max_objects=8, seed=3)
 
 
-def digest(root):
-    h = hashlib.sha256()
-    for dirpath, _, files in sorted(os.walk(root)):
-        for name in sorted(files):
-            with open(os.path.join(dirpath, name), "rb") as f:
-                h.update(name.encode() + f.read())
-    return h.hexdigest()
-
-
 def test_generator_is_deterministic(tmp_path):
-    """Two generations with the same spec are byte-identical; another seed differs."""
+    """Two generations with the same spec are byte-identical (equal fingerprints); another seed
+    differs; the fingerprint sees a change of one byte in one image, and refuses a folder that
+    holds no complete dataset."""
     a = generate_dataset(str(tmp_path / "a"), SyntheticSpec(**SPEC))
     b = generate_dataset(str(tmp_path / "b"), SyntheticSpec(**SPEC))
     c = generate_dataset(str(tmp_path / "c"), SyntheticSpec(**dict(SPEC, seed=4)))
-    assert digest(a) == digest(b)
-    assert digest(a) != digest(c)
+    assert dataset_fingerprint(a) == dataset_fingerprint(b)
+    assert dataset_fingerprint(a) != dataset_fingerprint(c)
+    image = os.path.join(b, "val2017", sorted(os.listdir(os.path.join(b, "val2017")))[-1])
+    with open(image, "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    assert dataset_fingerprint(a) != dataset_fingerprint(b)
+    os.remove(os.path.join(a, ".complete"))
+    with pytest.raises(FileNotFoundError, match="no complete synthetic dataset"):
+        dataset_fingerprint(a)
 
 
 def test_coco_json_loads_and_boxes_lie_inside_images(tmp_path):

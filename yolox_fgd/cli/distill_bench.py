@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -25,6 +24,7 @@ import time
 
 from ..exp.build import load_exp
 from ..exp.demo_exp import BENCH_BATCH
+from ..utils.machine import describe_device
 from .common import run_cli
 from .training_runs import REPO, run_training
 
@@ -246,6 +246,27 @@ def resolve_arms(args):
     return out
 
 
+def dataset_fingerprints(arms):
+    """``{data_dir: sha256}`` of the generated datasets the arms trained on
+    (:func:`~yolox_fgd.data.synthetic.dataset_fingerprint`; ``None`` for a folder not generated yet):
+    results from two machines are comparable only if these agree."""
+    from ..data.synthetic import dataset_fingerprint, default_root
+
+    out = {}
+    for _, exp_path, opts, _ in arms:
+        exp = load_exp(exp_path)
+        exp.merge(list(opts))
+        if getattr(exp, "synthetic_dataset", None) is None:
+            continue
+        root = exp.data_dir or default_root(exp.synthetic_name)
+        if root not in out:
+            try:
+                out[root] = dataset_fingerprint(root)
+            except FileNotFoundError:
+                out[root] = None
+    return {os.path.relpath(k, REPO) if k.startswith(REPO) else k: v for k, v in out.items()}
+
+
 def teacher_stats(args):
     """COCO stats of the teacher checkpoint (cached in OUT/teacher_eval.json by checksum)."""
     from ..utils.checkpoint import file_sha256
@@ -451,8 +472,8 @@ def main(argv=None):
                  for a in results],
         "seeds": args.seeds, "batch_size": args.batch_size, "device": args.device, "jobs": args.jobs,
         "threads_per_run": args.threads,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}" if args.device == "cpu"
-        else "cuda", "command": " ".join(["python", "tools/distill_bench.py"] + list(sys.argv[1:] if argv is None else argv)),
+        "machine": describe_device(args.device),
+        "dataset_sha256": dataset_fingerprints(arms), "command": " ".join(["python", "tools/distill_bench.py"] + list(sys.argv[1:] if argv is None else argv)),
         "date": datetime.date.today().isoformat(), "table": table,
     }
     path = args.json or os.path.join(args.out, "distill_bench.json")

@@ -26,6 +26,7 @@ import torch
 from ..exp.build import load_exp
 from ..exp.demo_exp import BENCH_BATCH
 from ..utils.checkpoint import load_checkpoint, save_checkpoint_atomic
+from ..utils.machine import describe_device
 from .common import run_cli
 from .training_runs import REPO, run_training
 
@@ -132,7 +133,7 @@ def stage_teacher(args, common):
                                args.save_teacher)
         with open(os.path.splitext(args.save_teacher)[0] + ".json", "w") as f:
             json.dump({"seconds": seconds, "metrics": metrics, "command": command,
-                       "machine": f"{os.cpu_count()} CPU cores" if args.device == "cpu" else torch.cuda.get_device_name()},
+                       "machine": describe_device(args.device)},
                       f, indent=1)
         say(f"teacher: stored fp16 weights in {args.save_teacher}")
     return ckpt, seconds, metrics

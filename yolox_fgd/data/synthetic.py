@@ -14,6 +14,7 @@ Layout (YOLOX's COCO layout)::
     ROOT/annotations/instances_train2017.json, instances_val2017.json
     ROOT/.complete     (written last; holds the generator version and parameters)
 """
+import hashlib
 import json
 import math
 import os
@@ -23,7 +24,8 @@ import tempfile
 import cv2
 import numpy as np
 
-__all__ = ["BACKGROUNDS", "CLASSES", "SyntheticSpec", "ensure_dataset", "generate_dataset", "default_root"]
+__all__ = ["BACKGROUNDS", "CLASSES", "SyntheticSpec", "dataset_fingerprint", "ensure_dataset",
+           "generate_dataset", "default_root"]
 
 GENERATOR_VERSION = 3
 CLASSES = ("circle", "ring", "square", "triangle", "cross", "hexagon")
@@ -294,3 +296,27 @@ def ensure_dataset(root, spec=None, log=print):
     log(f"Generating the synthetic dataset under {root} "
         f"({spec.num_train} train / {spec.num_val} val images) ...")
     return generate_dataset(root, spec)
+
+
+def dataset_fingerprint(root):
+    """SHA-256 (hex) of a generated dataset's files: the annotations and every image, by relative
+    path and content, in sorted order.
+
+    Two machines that generated the same spec agree on it exactly when they drew the same
+    pixels; results that differ across machines with equal fingerprints differ in training,
+    not in data (docs/distill_bench.md). A fifth of a second for the benchmark's 1,920 images.
+
+    Raises:
+        FileNotFoundError: ``root`` holds no complete dataset (no ``.complete`` marker).
+    """
+    if not os.path.exists(os.path.join(root, ".complete")):
+        raise FileNotFoundError(f"no complete synthetic dataset under {root} (no .complete marker): "
+                                "train or evaluate once to generate it")
+    digest = hashlib.sha256()
+    for sub in ("annotations", "train2017", "val2017"):
+        folder = os.path.join(root, sub)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            digest.update(f"{sub}/{name}\0".encode())
+            with open(os.path.join(folder, name), "rb") as f:
+                digest.update(hashlib.sha256(f.read()).digest())
+    return digest.hexdigest()
