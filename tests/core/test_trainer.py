@@ -50,6 +50,24 @@ def test_resume_is_exact_with_workers_multiscale_and_warmup(tmp_path, tiny_data)
     assert_same_training_state(a, b)
 
 
+def test_resume_from_the_last_mosaic_checkpoint_trains_every_mosaic_free_epoch(tmp_path, tiny_data):
+    """``last_mosaic_epoch_ckpt.pth`` is written when mosaic closes, before that epoch trains; a
+    run resumed from it trains that epoch and ends bit-identical to the uninterrupted run (YOLOX
+    0.3.0 labelled it one epoch later, and a resume from it skipped the first mosaic-free epoch).
+    With workers, multiscale, warm-up and the no-mosaic epochs on."""
+    common = ["-f", TINY_EXP, "-b", "2", "--device", "cpu"]
+    tail = ["output_dir", tmp_path, "max_epoch", "4", *USER_CONFIG]
+    full = run_tool("train", *common, "-expn", "full", *tail)
+    assert full.returncode == 0, full.stderr[-3000:]
+    mosaic_ckpt = tmp_path / "full" / "last_mosaic_epoch_ckpt.pth"
+    assert load_ckpt_file(mosaic_ckpt)["start_epoch"] == 2  # 4 epochs, no_aug_epochs 1: closes before epoch 3
+    branch = run_tool("train", *common, "-expn", "branch", "--resume", "-c", mosaic_ckpt, *tail)
+    assert branch.returncode == 0, branch.stderr[-3000:]
+    assert "(epoch 2)" in branch.stdout + branch.stderr
+    assert_same_training_state(load_ckpt_file(tmp_path / "full" / "latest_ckpt.pth"),
+                               load_ckpt_file(tmp_path / "branch" / "latest_ckpt.pth"))
+
+
 def test_multiscale_interval_is_how_often_a_new_input_size_is_drawn(tmp_path, tiny_data, restore_std):
     """YOLOX draws a new multiscale size after every 10th iteration; ``multiscale_interval`` sets
     that period (the benchmark draws every iteration); a period that is not a whole number of

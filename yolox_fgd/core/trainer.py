@@ -326,7 +326,9 @@ class Trainer(YOLOXTrainer):
             self.student.head.use_l1 = True
             self.exp.eval_interval = 1
             if not self.no_aug:
-                self.save_ckpt(ckpt_name="last_mosaic_epoch")
+                # saved before this epoch trains: resuming from it trains this epoch (YOLOX 0.3.0
+                # labels it epoch + 1, so a resume from it skipped the first mosaic-free epoch)
+                self.save_ckpt(ckpt_name="last_mosaic_epoch", start_epoch=self.epoch)
 
     def after_epoch(self):
         self.save_ckpt(ckpt_name="latest")
@@ -457,10 +459,12 @@ class Trainer(YOLOXTrainer):
         """Hook for subclasses: extra checkpoint keys (dict)."""
         return {}
 
-    def checkpoint_state(self):
+    def checkpoint_state(self, start_epoch=None):
+        """The checkpoint's dict; ``start_epoch`` (0-based, the epoch a resume trains first)
+        defaults to the epoch after the current one (a checkpoint written after an epoch)."""
         student = self.student
         state = {
-            "start_epoch": self.epoch + 1,
+            "start_epoch": self.epoch + 1 if start_epoch is None else int(start_epoch),
             "model": (self.ema_model.ema if self.use_model_ema else student).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "best_ap": float(self.best_ap),
@@ -476,11 +480,11 @@ class Trainer(YOLOXTrainer):
         state.update(self.extra_checkpoint_state())
         return state
 
-    def save_ckpt(self, ckpt_name, update_best_ckpt=False):
+    def save_ckpt(self, ckpt_name, update_best_ckpt=False, start_epoch=None):
         if self.rank != 0:
             return
         path = os.path.join(self.file_name, f"{ckpt_name}_ckpt.pth")
         logger.info(f"Save weights to {path}")
-        save_checkpoint_atomic(self.checkpoint_state(), path)
+        save_checkpoint_atomic(self.checkpoint_state(start_epoch), path)
         if update_best_ckpt:
             copy_atomic(path, os.path.join(self.file_name, "best_ckpt.pth"))
