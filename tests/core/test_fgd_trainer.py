@@ -112,6 +112,21 @@ def test_the_teacher_at_its_own_size_and_its_label_assignment(tmp_path, tiny_dat
     assert boxes and all(math.isfinite(v) and v > 0 for v in boxes) and all(math.isfinite(v) for v in totals)
 
 
+def test_no_aug_factor_starts_with_the_epoch_that_closes_mosaic(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
+    """fgd_no_aug_factor multiplies the distillation weight from the epoch in which the trainer
+    closes mosaic (YOLOX: ``max_epoch - no_aug_epochs``, 1-based) to the end, not before."""
+    trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "max_epoch", "4",
+                           "no_aug_epochs", "1", "fgd_no_aug_factor", "2.5", batch=4)
+    trainer.before_train()
+    factors = []
+    for trainer.epoch in range(4):
+        trainer.before_epoch()
+        factors.append((trainer.train_loader.batch_sampler.mosaic, trainer.weight_schedule(trainer.epoch * trainer.max_iter),
+                        trainer.weight_schedule((trainer.epoch + 1) * trainer.max_iter - 1)))
+    trainer.after_train()
+    assert factors == [(True, 1.0, 1.0), (True, 1.0, 1.0), (False, 2.5, 2.5), (False, 2.5, 2.5)]
+
+
 def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
     """The trainer registers the student's hooks after the EMA copy exists: the EMA model carries
     none, and evaluating it leaves what the live student's forward captured in place."""

@@ -30,6 +30,21 @@ def test_stop_epoch_is_one_based_and_final():
     assert [w(i) for i in (8, 19)] == [0.0, 0.0]
 
 
+def test_no_aug_factor_multiplies_from_the_mosaic_free_epoch_on():
+    """From epoch no_aug_epoch (1-based) on the factor is multiplied (2: the teacher weighs twice
+    where mosaic is off; 0: StopDistillHook there); with the warm-up it multiplies, the stop
+    epoch still wins; a negative factor is refused."""
+    w = DistillWeight(iters_per_epoch=4, max_epoch=5, no_aug_epoch=4, no_aug_factor=2.0)
+    assert [w(i) for i in (0, 11, 12, 19)] == [1.0, 1.0, 2.0, 2.0]
+    ramped = DistillWeight(iters_per_epoch=4, max_epoch=5, warmup_iters=16, no_aug_epoch=4, no_aug_factor=2.0)
+    assert ramped(13) == pytest.approx(2 * 14 / 16)
+    stopped = DistillWeight(iters_per_epoch=4, max_epoch=5, stop_epoch=5, no_aug_epoch=4, no_aug_factor=2.0)
+    assert [stopped(i) for i in (12, 16)] == [2.0, 0.0]
+    assert DistillWeight(iters_per_epoch=4, max_epoch=5)(19) == 1.0  # off by default
+    with pytest.raises(ValueError, match="no_aug_factor must be >= 0"):
+        DistillWeight(iters_per_epoch=4, max_epoch=5, no_aug_epoch=4, no_aug_factor=-1.0)
+
+
 def test_calibration_scales_the_smallest_term_to_the_smaller_detection_loss():
     """After K iterations: scale = min(mean cls, mean iou) / smallest mean weighted FGD term;
     0 before, the scale after; its state survives a round trip (what --resume needs)."""

@@ -123,11 +123,14 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
 
 @pytest.mark.parametrize("opts, message", [
     (("crosskd_weight", -1.0), "crosskd_weight must be >= 0"),
+    (("fgd_no_aug_factor", -0.5), "fgd_no_aug_factor must be >= 0"),
+    (("fgd_no_aug_factor", float("nan")), "fgd_no_aug_factor must be >= 0"),
     (("crosskd_weight", 1.0, "head_kd_weight", 1.0, "head_kd_teacher_size", 96), "does not combine with head_kd_teacher_size"),
 ])
 def test_cross_head_config_errors_are_named(opts, message):
     """crosskd_weight: refused below 0, and with head_kd_teacher_size (the cross-head predictions
-    are on the student's grid, from the teacher's maps at the student's input size)."""
+    are on the student's grid, from the teacher's maps at the student's input size);
+    fgd_no_aug_factor: refused below 0 and as NaN."""
     exp = load_exp(TINY_FGD_EXP)
     for key, value in zip(opts[::2], opts[1::2]):
         setattr(exp, key, value)

@@ -89,7 +89,9 @@ class FGDTrainer(Trainer):
         distiller.attach_tap(self.hooks, self.head_hooks, self.branch_hooks)
         exp = self.exp
         self.weight_schedule = DistillWeight(self.max_iter, self.max_epoch, exp.fgd_warmup_iters, exp.fgd_decay,
-                                             exp.fgd_decay_final, exp.fgd_stop_epoch)
+                                             exp.fgd_decay_final, exp.fgd_stop_epoch,
+                                             no_aug_epoch=self.max_epoch - exp.no_aug_epochs,
+                                             no_aug_factor=exp.fgd_no_aug_factor)
         if exp.fgd_diagnostics_interval:
             if self.is_distributed:
                 raise ValueError("fgd_diagnostics_interval needs a single process (it takes gradients of each "
@@ -98,7 +100,8 @@ class FGDTrainer(Trainer):
         channels = {lvl: loss.teacher_channels for lvl, loss in unwrap(self.model).fgd_losses.items()}
         logger.info(f"FGD on {list(exp.fgd_levels)} (teacher channels {channels}), warm-up "
                     f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
-                    f"stop epoch {exp.fgd_stop_epoch}, feature_norm {exp.fgd_feature_norm}, channel_ref "
+                    f"stop epoch {exp.fgd_stop_epoch}, factor {exp.fgd_no_aug_factor} from epoch "
+                    f"{self.max_epoch - exp.no_aug_epochs} (mosaic-free), feature_norm {exp.fgd_feature_norm}, channel_ref "
                     f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations"
                     f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight} weighted by "
                     f"{exp.head_kd_box_weighting}, temperature {exp.head_kd_temperature}, teacher input "

@@ -8,6 +8,10 @@ iteration count alone (no host synchronisation), so ``--resume`` reproduces it e
   ``final + (1 - final) * (1 + cos(pi * i / (I - 1))) / 2`` (YOLOv6 ``loss_distill.py`` decays
   1 -> 0.01, DAMO-YOLO 1 -> 0.1, both per epoch; here per iteration);
 * stop: 0 from epoch ``stop_epoch`` (1-based) on (mmyolo's ``StopDistillHook``);
+* mosaic-free epochs: times ``no_aug_factor`` from epoch ``no_aug_epoch`` (1-based; the epoch
+  YOLOX closes mosaic, ``max_epoch - no_aug_epochs``) on: StopDistillHook stops there (factor 0,
+  the stage-2 switch of mmyolo's RTMDet distillation); a factor above 1 weighs the teacher more
+  where the images look like the test images (docs/fgd_on_yolox.md, section 14);
 * calibration: the scale :class:`LossCalibration` fixes after its first ``K`` iterations
   (0 during them, 1 without calibration).
 """
@@ -31,23 +35,32 @@ class DistillWeight:
         decay: ``None`` or ``"cosine"``.
         decay_final: the decay's value at the last iteration.
         stop_epoch: 1-based epoch from which the factor is 0, or ``None``.
+        no_aug_epoch: 1-based first mosaic-free epoch (``None``: no factor).
+        no_aug_factor: multiplier from ``no_aug_epoch`` on (>= 0; 1: none).
     """
 
-    def __init__(self, iters_per_epoch, max_epoch, warmup_iters=0, decay=None, decay_final=0.01, stop_epoch=None):
+    def __init__(self, iters_per_epoch, max_epoch, warmup_iters=0, decay=None, decay_final=0.01, stop_epoch=None,
+                 no_aug_epoch=None, no_aug_factor=1.0):
         if decay not in (None, "cosine"):
             raise ValueError(f"decay must be None or 'cosine', got {decay!r}")
+        if not no_aug_factor >= 0:
+            raise ValueError(f"no_aug_factor must be >= 0 (1: none), got {no_aug_factor}")
         self.iters_per_epoch = int(iters_per_epoch)
         self.total_iters = int(iters_per_epoch) * int(max_epoch)
         self.warmup_iters = int(warmup_iters)
         self.decay = decay
         self.decay_final = float(decay_final)
         self.stop_epoch = stop_epoch
+        self.no_aug_epoch, self.no_aug_factor = no_aug_epoch, float(no_aug_factor)
 
     def __call__(self, progress_iter, calibration=1.0):
         """The factor for the iteration with 0-based index ``progress_iter``."""
-        if self.stop_epoch is not None and progress_iter // self.iters_per_epoch + 1 >= self.stop_epoch:
+        epoch = progress_iter // self.iters_per_epoch + 1
+        if self.stop_epoch is not None and epoch >= self.stop_epoch:
             return 0.0
         w = 1.0
+        if self.no_aug_epoch is not None and epoch >= self.no_aug_epoch:
+            w *= self.no_aug_factor
         if self.warmup_iters > 0:
             w *= min(1.0, (progress_iter + 1) / self.warmup_iters)
         if self.decay == "cosine":

@@ -71,6 +71,9 @@ class FGDExp(Exp):
         self.fgd_decay_final = 0.01
         # no distillation from this epoch on, 1-based (mmyolo's StopDistillHook); None: never
         self.fgd_stop_epoch = None
+        # the factor times this from the epoch YOLOX closes mosaic on (max_epoch - no_aug_epochs,
+        # 1-based); 0 is mmyolo's StopDistillHook at RTMDet's stage switch; 1: off
+        self.fgd_no_aug_factor = 1.0
         # beside FGD, not in the paper: distillation of the head's objectness and class logits
         # (binary KL to the teacher's probabilities, classes weighted by the teacher's objectness;
         # Hinton et al. 2015, yolox_fgd/losses/head_kd.py), with this weight; 0: off. The factor
@@ -149,6 +152,9 @@ class FGDExp(Exp):
         if self.fgd_stop_epoch is not None and not 1 <= self.fgd_stop_epoch <= self.max_epoch + 1:
             raise ValueError(f"fgd_stop_epoch must be None or in 1..max_epoch+1 ({self.max_epoch + 1}), "
                              f"got {self.fgd_stop_epoch}")
+        if not self.fgd_no_aug_factor >= 0:
+            raise ValueError(f"fgd_no_aug_factor must be >= 0 (1: off, 0: no distillation without mosaic), "
+                             f"got {self.fgd_no_aug_factor}")
         if not self.head_kd_weight >= 0:
             raise ValueError(f"head_kd_weight must be >= 0 (0: off), got {self.head_kd_weight}")
         if not self.head_kd_box_weight >= 0:
