@@ -90,7 +90,7 @@ class FGDTrainer(Trainer):
         exp = self.exp
         self.weight_schedule = DistillWeight(self.max_iter, self.max_epoch, exp.fgd_warmup_iters, exp.fgd_decay,
                                              exp.fgd_decay_final, exp.fgd_stop_epoch,
-                                             no_aug_epoch=self.max_epoch - exp.no_aug_epochs,
+                                             no_aug_epoch=self.mosaic_off_epoch,
                                              no_aug_factor=exp.fgd_no_aug_factor)
         if exp.fgd_diagnostics_interval:
             if self.is_distributed:
@@ -101,7 +101,7 @@ class FGDTrainer(Trainer):
         logger.info(f"FGD on {list(exp.fgd_levels)} (teacher channels {channels}), warm-up "
                     f"{exp.fgd_warmup_iters} iterations, decay {exp.fgd_decay} (final {exp.fgd_decay_final}), "
                     f"stop epoch {exp.fgd_stop_epoch}, factor {exp.fgd_no_aug_factor} from epoch "
-                    f"{self.max_epoch - exp.no_aug_epochs} (mosaic-free), feature_norm {exp.fgd_feature_norm}, channel_ref "
+                    f"{self.mosaic_off_epoch} (mosaic-free), feature_norm {exp.fgd_feature_norm}, channel_ref "
                     f"{exp.fgd_channel_ref}, projector {exp.fgd_projector}, calibration over {exp.fgd_calibrate_iters} iterations"
                     f"; head output distillation weight {exp.head_kd_weight} (boxes {exp.head_kd_box_weight} weighted by "
                     f"{exp.head_kd_box_weighting}, temperature {exp.head_kd_temperature}, teacher input "

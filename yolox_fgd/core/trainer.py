@@ -319,7 +319,7 @@ class Trainer(YOLOXTrainer):
 
     def before_epoch(self):
         logger.info(f"---> start train epoch{self.epoch + 1}")
-        if self.epoch + 1 == self.max_epoch - self.exp.no_aug_epochs or self.no_aug:
+        if self.epoch + 1 == self.mosaic_off_epoch or self.no_aug:
             logger.info("--->No mosaic aug now!")
             self.train_loader.close_mosaic()
             logger.info("--->Add additional L1 loss now!")
@@ -329,6 +329,11 @@ class Trainer(YOLOXTrainer):
                 # saved before this epoch trains: resuming from it trains this epoch (YOLOX 0.3.0
                 # labels it epoch + 1, so a resume from it skipped the first mosaic-free epoch)
                 self.save_ckpt(ckpt_name="last_mosaic_epoch", start_epoch=self.epoch)
+
+    @property
+    def mosaic_off_epoch(self):
+        """1-based epoch at whose start YOLOX closes mosaic (``max_epoch - no_aug_epochs``)."""
+        return self.max_epoch - self.exp.no_aug_epochs
 
     def after_epoch(self):
         self.save_ckpt(ckpt_name="latest")
