@@ -57,9 +57,12 @@ KD2 = ("fgd_tuned_head_kd2_box7.5", TUNED, KD2_KD)
 # section 13's best configuration: the same with the objectness and classes at 2.5
 KD25_KD = ["head_kd_weight", "2.5", "head_kd_box_weight", "7.5"]
 KD25 = ("fgd_tuned_head_kd2.5_box7.5", TUNED, KD25_KD)
+# section 13's with the distillation weighing twice in the mosaic-free epochs (section 14; the best
+# configuration until 2026-11-30)
+NOAUG2 = ("fgd_tuned_head_kd2.5_box7.5_noaug2", TUNED, KD25_KD + ["fgd_no_aug_factor", "2"])
 # the best configuration (exps/demo/fgd_demo_nano_tuned_kd.py; docs/fgd_on_yolox.md, section 14):
-# section 13's with the distillation weighing twice in the mosaic-free epochs
-BEST = ("fgd_tuned_head_kd2.5_box7.5_noaug2", TUNED, KD25_KD + ["fgd_no_aug_factor", "2"])
+# section 13's with the distillation weighing three times in the mosaic-free epochs
+BEST = ("fgd_tuned_head_kd2.5_box7.5_noaug3", TUNED, KD25_KD + ["fgd_no_aug_factor", "3"])
 
 # --scratch: the benchmark as it was until 2026-11-28 (docs/results/distill_bench_scratch.json):
 # students from random weights, 7 epochs at batch 8, evaluated every 2 epochs
@@ -152,10 +155,17 @@ SUITES = {
         ("fgd_tuned_head_kd3_box7.5", TUNED, ["head_kd_weight", "3", "head_kd_box_weight", "7.5"]),
     ],
     # the README's table since section 14: no distillation, section 13's best, and the same with the
-    # distillation twice as heavy from the epoch mosaic closes on (fgd_no_aug_factor 2; the best)
+    # distillation three times as heavy from the epoch mosaic closes on (fgd_no_aug_factor 3; the best)
     "noaug": [
         ("baseline", STUDENT, []),
         KD25,
+        BEST,
+    ],
+    # the factor at 1 (KD25), 2 and 3 (docs/results/distill_bench_noaug_10seeds.json)
+    "noaugfactor": [
+        ("baseline", STUDENT, []),
+        KD25,
+        NOAUG2,
         BEST,
     ],
     # cross-head distillation (CrossKD) on section 12's best configuration (docs/fgd_on_yolox.md)
