@@ -1,6 +1,10 @@
 """tools/distill_bench.py at a tiny size: arms x seeds, reuse and resume, table, plot, JSON."""
 import json
 import os
+import shutil
+
+import pytest
+import torch
 
 from tests.conftest import REPO, TINY_EXP, TINY_FGD_EXP, TINY_TEACHER_EXP, run_tool
 from yolox_fgd.utils.machine import cpu_model
@@ -160,3 +164,93 @@ def test_every_suite_arm_is_a_valid_experiment():
                 number = isinstance(attr, (int, float)) and not isinstance(attr, bool)
                 assert (float(attr) == float(value)) if number else str(attr) == value, (suite, name, key)
             exp.check_config()
+
+
+def test_from_mosaic_trains_the_mosaic_free_epochs_and_ends_as_the_full_run(tmp_path, tiny_data, tiny_teacher_ckpt):
+    """--from-mosaic SOURCE: an arm that differs from SOURCE only in fgd_no_aug_factor starts from
+    SOURCE's last-mosaic checkpoint of its seed (here one labelled the old way, epoch + 1, which
+    the copy corrects) and ends bit-identical to the same arm trained from epoch 1, with workers,
+    multiscale and warm-up on; its metrics begin with SOURCE's evaluations before mosaic closed,
+    its runs record start_from and the table marks its time. The factor does change the result
+    (the arm is not SOURCE again). Without SOURCE's checkpoint the arm is skipped, not failed."""
+    from tests.conftest import USER_CONFIG, load_ckpt_file
+    from tests.core.test_trainer import assert_same_training_state
+
+    opts = ["max_epoch", "3", "eval_interval", "1", "test_conf", "0.001", *USER_CONFIG[:-2]]  # seed: --seeds
+    late = ["fgd_no_aug_factor", "3"]
+
+    def bench(out, *args):
+        return run_tool("distill_bench", "--out", tmp_path / out, "--seeds", "1", "--teacher-exp", TINY_TEACHER_EXP,
+                        "--teacher-ckpt", tiny_teacher_ckpt, "-b", "2", *args)
+
+    res = bench("short", "--arm", "fgd", TINY_FGD_EXP, *opts)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    mosaic = tmp_path / "short" / "fgd" / "seed1" / "last_mosaic_epoch_ckpt.pth"
+    ckpt = load_ckpt_file(mosaic)
+    assert ckpt["start_epoch"] == 1  # 3 epochs, no_aug_epochs 1: mosaic closes in epoch 2
+    ckpt["start_epoch"] = 2  # as the trainer labelled it before 2026-11-29
+    torch.save(ckpt, mosaic)
+    both = ("--arm", "fgd", TINY_FGD_EXP, *opts, "--arm", "fgd_f3", TINY_FGD_EXP, *opts, *late)
+    res = bench("short", *both, "--from-mosaic", "fgd")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert "fgd_f3/seed1: training from epoch 2 of" in res.stdout
+    full = bench("full", "--arm", "fgd_f3", TINY_FGD_EXP, *opts, *late)
+    assert full.returncode == 0, (full.stdout + full.stderr)[-3000:]
+    short_f3 = load_ckpt_file(tmp_path / "short" / "fgd_f3" / "seed1" / "latest_ckpt.pth")
+    assert_same_training_state(short_f3, load_ckpt_file(tmp_path / "full" / "fgd_f3" / "seed1" / "latest_ckpt.pth"))
+    source_end = load_ckpt_file(tmp_path / "short" / "fgd" / "seed1" / "latest_ckpt.pth")
+    assert any(not torch.equal(v, source_end["model"][k]) for k, v in short_f3["model"].items())
+
+    with open(tmp_path / "short" / "distill_bench.json") as f:
+        arms = {a["name"]: a for a in json.load(f)["arms"]}
+    (run,) = arms["fgd_f3"]["runs"]
+    assert run["start_from"]["start_epoch"] == 1 and run["start_from"]["ckpt"].endswith("last_mosaic_epoch_ckpt.pth")
+    assert "start_from" not in arms["fgd"]["runs"][0]
+    assert [m["epoch"] for m in run["metrics"]] == [1, 2, 3]
+    assert run["metrics"][0] == arms["fgd"]["runs"][0]["metrics"][0]  # epoch 1 is the source's
+    with open(tmp_path / "full" / "fgd_f3" / "seed1" / "metrics.jsonl") as f:
+        assert [json.loads(line)["AP"] for line in f] == [m["AP"] for m in run["metrics"]]
+    assert "| fgd_f3 | 1 |" in res.stdout and " * |" in res.stdout and "(--from-mosaic)" in res.stdout
+
+    os.remove(mosaic)
+    shutil.rmtree(tmp_path / "short" / "fgd_f3")
+    res = bench("short", *both, "--from-mosaic", "fgd")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert "fgd_f3, seed 1: skipped:" in res.stdout and "last_mosaic_epoch_ckpt.pth is missing" in res.stdout
+
+
+def test_from_mosaic_refuses_what_cannot_start_from_the_source():
+    """--from-mosaic names an arm; the arms that start from it share its epochs (max_epoch and
+    no_aug_epochs); a source without an epoch that closes mosaic is refused, each by name and
+    before anything trains. The source checkpoint must be the one of that epoch (or labelled one
+    later, as before 2026-11-29)."""
+    from yolox_fgd.cli.distill_bench import mosaic_starts
+
+    arm = lambda name, *opts: (name, TINY_FGD_EXP, list(opts), True)  # noqa: E731
+    base = ("baseline", TINY_EXP, [], False)
+    sched = ("max_epoch", "5", "no_aug_epochs", "2")
+    assert mosaic_starts([base, arm("a", *sched), arm("b", *sched, "fgd_no_aug_factor", "2")], "a") == {"b": 5 - 2 - 1}
+    with pytest.raises(ValueError, match="no such arm"):
+        mosaic_starts([base, arm("a", *sched)], "c")
+    with pytest.raises(ValueError, match="'b' has another max_epoch or no_aug_epochs"):
+        mosaic_starts([arm("a", *sched), arm("b", *sched, "max_epoch", "6")], "a")
+    with pytest.raises(ValueError, match="no epoch that closes mosaic"):
+        mosaic_starts([arm("a"), arm("b")], "a")  # tiny_fgd: no_aug_epochs 0
+    with pytest.raises(ValueError, match="no other arm uses its experiment file"):
+        mosaic_starts([base, arm("a", *sched)], "a")
+
+
+def test_the_source_checkpoint_must_be_the_one_that_closes_mosaic(tmp_path):
+    """check_mosaic_checkpoint accepts the checkpoint of the epoch (0-based) and the old label one
+    later; another epoch or a missing file is refused by name."""
+    from yolox_fgd.cli.distill_bench import check_mosaic_checkpoint
+
+    path = tmp_path / "last_mosaic_epoch_ckpt.pth"
+    for label in (7, 8):
+        torch.save({"model": {}, "start_epoch": label}, path)
+        check_mosaic_checkpoint(str(path), "src", 0, 7)
+    torch.save({"model": {}, "start_epoch": 9}, path)
+    with pytest.raises(ValueError, match="resumes at epoch 10, not 8"):
+        check_mosaic_checkpoint(str(path), "src", 0, 7)
+    with pytest.raises(FileNotFoundError, match="arm 'src' has not reached epoch 8 on seed 0"):
+        check_mosaic_checkpoint(str(tmp_path / "none.pth"), "src", 0, 7)

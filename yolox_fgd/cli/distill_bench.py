@@ -9,9 +9,18 @@ APl and training time, and the share of the teacher-student gap closed,
 ``(arm - baseline) / (teacher - baseline)``), draws AP against epoch with the seed spread as a
 band, and writes everything as JSON (AP in percent, times in seconds).
 
+With ``--from-mosaic ARM`` the arms that share ARM's experiment file do not train from epoch 1:
+each starts from ARM's ``last_mosaic_epoch_ckpt.pth`` of the same seed (written when the trainer
+closes mosaic) and trains only the mosaic-free epochs under its own overrides. For an arm that
+differs from ARM only in what acts from that epoch on (``fgd_no_aug_factor``) this is the full
+run, bit for bit, at a third of the time on the benchmark; for any other difference the arm
+measures "ARM until mosaic closes, then the arm". Such runs record ``start_from``, and their
+training time is the mosaic-free epochs' only.
+
     python tools/distill_bench.py --suite remedies --seeds 0 1 2
     python tools/distill_bench.py --arm baseline exps/demo/demo_yolox_nano.py \\
         --arm fgd_norm exps/demo/fgd_demo_nano.py fgd_feature_norm True --seeds 0 1 2
+    python tools/distill_bench.py --suite noaugfactor --seeds 0 1 2 --from-mosaic fgd_tuned_head_kd2.5_box7.5
 """
 import argparse
 import datetime
@@ -26,7 +35,7 @@ from ..exp.build import load_exp
 from ..exp.demo_exp import BENCH_BATCH
 from ..utils.machine import describe_device
 from .common import run_cli
-from .training_runs import REPO, run_training
+from .training_runs import REPO, run_record, run_training
 
 __all__ = ["main", "make_parser", "SUITES", "summarize", "format_table"]
 
@@ -34,6 +43,7 @@ STUDENT = "exps/demo/demo_yolox_nano.py"
 FGD = "exps/demo/fgd_demo_nano.py"
 TUNED = "exps/demo/fgd_demo_nano_tuned.py"
 STAT_KEYS = ("AP", "AP50", "APs", "APm", "APl")
+MOSAIC_CKPT = "last_mosaic_epoch_ckpt.pth"  # the trainer's checkpoint of the epoch that closes mosaic
 
 # all four FGD weights times a factor (the ratios of the paper kept, as yzd-v/FGD issue 11 advises)
 def scaled_weights(factor):
@@ -161,12 +171,15 @@ SUITES = {
         KD25,
         BEST,
     ],
-    # the factor at 1 (KD25), 2 and 3 (docs/results/distill_bench_noaug_10seeds.json)
+    # the factor at 1 (KD25), 2, 3 and 4 (docs/fgd_on_yolox.md, sections 14-15); the factors only act
+    # from the epoch mosaic closes on: --from-mosaic fgd_tuned_head_kd2.5_box7.5 trains them in a third
+    # of the time
     "noaugfactor": [
         ("baseline", STUDENT, []),
         KD25,
         NOAUG2,
         BEST,
+        ("fgd_tuned_head_kd2.5_box7.5_noaug4", TUNED, KD25_KD + ["fgd_no_aug_factor", "4"]),
     ],
     # cross-head distillation (CrossKD) on section 12's best configuration (docs/fgd_on_yolox.md)
     "crosskd": [
@@ -223,6 +236,9 @@ def make_parser():
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--report", action="store_true", help="train nothing: report the finished runs")
     p.add_argument("--fresh", action="store_true", help="retrain runs that exist")
+    p.add_argument("--from-mosaic", metavar="ARM", default=None,
+                   help="the arms with ARM's experiment file start from ARM's checkpoint of the epoch mosaic "
+                        "closes on (same seed) and train only the mosaic-free epochs")
     return p
 
 
@@ -263,6 +279,64 @@ def resolve_arms(args):
         seen[name] = (exp_path, list(opts))
         out.append((name, exp_path, list(opts), hasattr(exp, "teacher_ckpt")))
     return out
+
+
+def mosaic_starts(arms, source):
+    """``{arm name: epoch}``: the arms that start from ``source``'s last-mosaic checkpoints
+    (``--from-mosaic``) and the 0-based epoch they train first, ``max_epoch - no_aug_epochs - 1``
+    (the trainer writes that checkpoint before the epoch in which it closes mosaic, 1-based
+    ``max_epoch - no_aug_epochs``). Every other arm of ``source``'s experiment file qualifies;
+    they must share its ``max_epoch`` and ``no_aug_epochs``."""
+    if source is None:
+        return {}
+    by_name = {a[0]: a for a in arms}
+    if source not in by_name:
+        raise ValueError(f"--from-mosaic {source}: no such arm; the arms are {', '.join(by_name)}")
+
+    def epochs(exp_path, opts):
+        exp = load_exp(exp_path)
+        exp.merge(list(opts))
+        return exp.max_epoch, exp.no_aug_epochs
+
+    _, src_exp, src_opts, _ = by_name[source]
+    max_epoch, no_aug = epochs(src_exp, src_opts)
+    if not 0 < no_aug < max_epoch:
+        raise ValueError(f"--from-mosaic {source}: it has no epoch that closes mosaic (max_epoch {max_epoch}, "
+                         f"no_aug_epochs {no_aug})")
+    starts = {}
+    for name, exp_path, opts, _ in arms:
+        if name == source or exp_path != src_exp:
+            continue
+        if epochs(exp_path, opts) != (max_epoch, no_aug):
+            raise ValueError(f"--from-mosaic {source}: arm {name!r} has another max_epoch or no_aug_epochs than "
+                             f"{source!r} ({epochs(exp_path, opts)} against {(max_epoch, no_aug)}); it cannot start "
+                             "from its checkpoints: drop it or give it the same schedule")
+        starts[name] = max_epoch - no_aug - 1
+    if not starts:
+        raise ValueError(f"--from-mosaic {source}: no other arm uses its experiment file "
+                         f"({os.path.relpath(src_exp, REPO)}), so none can start from its checkpoints")
+    return starts
+
+
+def check_mosaic_checkpoint(path, source, seed, epoch):
+    """Check that ``path``, ``source``'s last-mosaic checkpoint of ``seed``, is there and is the one
+    written before 0-based ``epoch`` trained. A checkpoint from before 2026-11-29 is labelled
+    ``epoch + 1`` (YOLOX 0.3.0's label, fixed in the trainer since); the run that starts from it is
+    given ``epoch`` either way (:func:`~yolox_fgd.cli.training_runs.run_training`'s ``start_from``).
+
+    Raises:
+        FileNotFoundError: ``source`` has not reached that epoch on this seed.
+        ValueError: the checkpoint is of another epoch.
+    """
+    from ..utils.checkpoint import load_checkpoint
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing: arm {source!r} has not reached "
+                                f"epoch {epoch + 1} on seed {seed}")
+    label = load_checkpoint(path, map_location="cpu", what="last-mosaic checkpoint")["start_epoch"]
+    if label not in (epoch, epoch + 1):
+        raise ValueError(f"{path} resumes at epoch {label + 1}, not {epoch + 1}: it is "
+                         f"not the checkpoint of the epoch {source!r} closes mosaic on")
 
 
 def dataset_fingerprints(arms):
@@ -344,7 +418,6 @@ def collect(name, exp_path, opts, seeds, out):
     seeds is charged for it in the mean.
     """
     from ..visualize.ap_curves import read_metrics
-    from .training_runs import run_record
 
     runs = []
     for seed in seeds:
@@ -355,7 +428,8 @@ def collect(name, exp_path, opts, seeds, out):
             last = metrics[-1]
             runs.append({"seed": seed, **{k.lower(): round(100 * last[k], 4) for k in STAT_KEYS},
                          "epochs": last["epoch"], "train_time_s": round(done["seconds"], 1), "status": "ok",
-                         "command": done["command"], "metrics": metrics})
+                         "command": done["command"], "metrics": metrics,
+                         **({"start_from": done["spec"]["start_from"]} if "start_from" in done["spec"] else {})})
         elif os.path.isfile(failed_path):
             with open(failed_path) as f:
                 failed = json.load(f)
@@ -420,14 +494,21 @@ def format_table(arms, teacher_ap):
         gain = "" if gain is None or arm["name"] == "baseline" else _cell(gain["mean"], gain["std"], "{:+.1f}")
         failed = sum(r["status"] == "failed" for r in arm["runs"])
         seeds = f"{len(arm['runs'])}" + (f" ({failed} failed)" if failed else "")
+        late = any("start_from" in r for r in arm["runs"])
         lines.append(f"| {arm['name']} | {seeds} | " + " | ".join(cells) +
-                     f" | {_cell(arm['mean']['train_time_s'], arm['std']['train_time_s'], '{:.0f}')} | {gain} | {gap} |")
+                     f" | {_cell(arm['mean']['train_time_s'], arm['std']['train_time_s'], '{:.0f}')}"
+                     f"{' *' if late else ''} | {gain} | {gap} |")
+    if any("start_from" in r for arm in arms for r in arm["runs"]):
+        lines.append("\n\\* started from another arm's checkpoint of the epoch mosaic closes on (--from-mosaic): "
+                     "the time of the mosaic-free epochs only")
     return "\n".join(lines)
 
 
-def train_all(args, todo):
+def train_all(args, todo, starts=None):
     """Train (or reuse, or resume) every ``(arm, seed)``, ``args.jobs`` at a time, with an ETA
-    after each run. A failed run is recorded (:func:`record_failure`) and the others go on."""
+    after each run. A failed run is recorded (:func:`record_failure`) and the others go on.
+    The arms in ``starts`` (:func:`mosaic_starts`) train after the others, each from
+    ``args.from_mosaic``'s checkpoint of its seed; one whose checkpoint is missing is skipped."""
     from concurrent.futures import ThreadPoolExecutor
 
     if args.jobs < 1 or args.threads < 1:
@@ -438,14 +519,24 @@ def train_all(args, todo):
         (name, exp_path, opts, is_fgd), seed = item
         run_opts = ["seed", str(seed), *opts] + (["teacher_ckpt", args.teacher_ckpt] if is_fgd else [])
         run_dir = os.path.join(args.out, name, f"seed{seed}")
-        if os.path.isfile(os.path.join(run_dir, "failed.json")) and not args.fresh:
+        start_from, skip = None, None
+        if name in starts:
+            start_from = (os.path.join(args.out, args.from_mosaic, f"seed{seed}", MOSAIC_CKPT), starts[name])
+            if args.fresh or run_record(run_dir) is None:
+                try:
+                    check_mosaic_checkpoint(start_from[0], args.from_mosaic, seed, starts[name])
+                except (FileNotFoundError, ValueError) as err:
+                    skip = err
+        if skip is not None:
+            say(f"{name}, seed {seed}: skipped: {skip}")
+        elif os.path.isfile(os.path.join(run_dir, "failed.json")) and not args.fresh:
             say(f"{name}, seed {seed}: failed before (failed.json); kept as failed, --fresh retrains it")
         else:
             start = time.time()
             try:
                 run_training(exp_path, os.path.join(args.out, name), f"seed{seed}", run_opts, args.batch_size,
                              args.device, fresh=args.fresh, log=lambda msg: say(f"{name}/{msg}"), progress_every=10,
-                             threads=args.threads)
+                             threads=args.threads, start_from=start_from)
             except RuntimeError as err:  # diverged or crashed: recorded, the other runs go on
                 record_failure(run_dir, err)
                 say(f"{name}, seed {seed}: FAILED, recorded in {os.path.relpath(run_dir, REPO)}/failed.json; "
@@ -459,8 +550,10 @@ def train_all(args, todo):
             eta = datetime.timedelta(seconds=int(per_run * left / args.jobs))
             say(f"{state['finished']}/{len(todo)} runs done ({name}, seed {seed}); ETA {eta} for the {left} left")
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        list(pool.map(one, todo))
+    starts = starts or {}
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the arms that start from others' checkpoints last
+        list(pool.map(one, [item for item in todo if item[0][0] not in starts]))
+        list(pool.map(one, [item for item in todo if item[0][0] in starts]))
 
 
 def main(argv=None):
@@ -468,10 +561,14 @@ def main(argv=None):
     args.batch_size = resolve_batch_size(args)
     os.makedirs(args.out, exist_ok=True)
     arms = resolve_arms(args)
+    starts = mosaic_starts(arms, args.from_mosaic)
     todo = [(a, s) for a in arms for s in args.seeds]
     say(f"{len(arms)} arm(s) x {len(args.seeds)} seed(s) = {len(todo)} run(s) in {args.out}")
+    if starts:
+        say(f"{', '.join(starts)}: from {args.from_mosaic}'s checkpoints of epoch {next(iter(starts.values())) + 1} "
+            "(the epoch mosaic closes on), after its runs")
     if not args.report:
-        train_all(args, todo)
+        train_all(args, todo, starts)
     teacher = teacher_stats(args)
     teacher_ap = 100 * teacher["AP"]
     results = summarize([{"name": n, "exp": os.path.relpath(e, REPO), "overrides": o,

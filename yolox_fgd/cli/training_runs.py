@@ -6,6 +6,10 @@ what was asked (experiment file, options, batch size, device) and the wall secon
 and an interrupted one (a ``latest_ckpt.pth`` without ``done.json``) continues with
 ``--resume``; other settings in the same folder are an error unless ``fresh``. The seconds are
 written at every progress line, so a run whose tool was killed keeps the time it had trained.
+
+A run can also begin from another run's checkpoint (``start_from``): the checkpoint is copied in
+as the run's ``latest_ckpt.pth`` and the run continues it with ``--resume`` under its own options;
+its ``metrics.jsonl`` starts with the other run's evaluations up to that epoch.
 """
 import json
 import os
@@ -42,8 +46,26 @@ def run_record(run_dir):
     return _read(path) if os.path.isfile(path) else None
 
 
+def _begin_from(run_dir, ckpt_path, start_epoch):
+    """Seed a new run folder with a copy of ``ckpt_path`` as ``latest_ckpt.pth``, its
+    ``start_epoch`` (0-based: the first epoch the run trains) set to ``start_epoch``, and the
+    evaluations of the checkpoint's run up to that epoch (its ``metrics.jsonl`` records with
+    1-based ``epoch <= start_epoch``)."""
+    from ..utils.checkpoint import load_checkpoint, save_checkpoint_atomic
+
+    ckpt = load_checkpoint(ckpt_path, map_location="cpu", what="checkpoint to start from")
+    ckpt["start_epoch"] = int(start_epoch)
+    save_checkpoint_atomic(ckpt, os.path.join(run_dir, "latest_ckpt.pth"))
+    src_metrics = os.path.join(os.path.dirname(ckpt_path), "metrics.jsonl")
+    if os.path.isfile(src_metrics):
+        with open(src_metrics) as f:
+            lines = [ln for ln in f if ln.strip() and json.loads(ln)["epoch"] <= start_epoch]
+        with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
+            f.writelines(lines)
+
+
 def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", fp16=False, fresh=False,
-                 log=print, progress_every=1, threads=None):
+                 log=print, progress_every=1, threads=None, start_from=None):
     """Train ``exp_file`` into ``out_dir/name`` (or reuse / resume it).
 
     Args:
@@ -53,6 +75,10 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", f
         threads: torch's CPU threads in the run (``OMP_NUM_THREADS``; ``None``: torch's default).
             On a 2-core machine one thread per run is faster than two (the loader worker and
             the trainer otherwise compete for the cores; docs/distill_bench.md has the numbers).
+        start_from: ``(checkpoint, start_epoch)``: a new run begins as a resume of a copy of that
+            checkpoint (another run's), from the 0-based epoch ``start_epoch``, instead of from
+            epoch 1; recorded in the spec. A finished run of the same settings trained from epoch 1
+            in the folder is reused instead (``start_from`` is a shortcut to that run).
 
     Returns:
         ``done.json``'s dict: ``spec``, ``seconds`` (wall seconds of all segments),
@@ -65,11 +91,17 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", f
     run_dir = os.path.join(str(out_dir), name)
     spec = {"exp": _rel(os.path.abspath(exp_file)), "opts": [str(o) for o in opts], "batch_size": int(batch_size),
             "device": device, "fp16": bool(fp16)}
+    if start_from is not None:
+        spec["start_from"] = {"ckpt": _rel(os.path.abspath(start_from[0])), "start_epoch": int(start_from[1])}
     state_path = os.path.join(run_dir, "run.json")
     state = _read(state_path) if os.path.isfile(state_path) else None
     if fresh and os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
         state = None
+    full = {k: v for k, v in spec.items() if k != "start_from"}
+    if state is not None and state["spec"] == full != spec and run_record(run_dir) is not None:
+        log(f"{name}: reusing the finished run in {_rel(run_dir)}, trained from epoch 1")
+        return run_record(run_dir)
     if state is not None and state["spec"] != spec:
         raise ValueError(
             f"{run_dir} holds a run with other settings ({state['spec']}) than asked ({spec}); "
@@ -79,11 +111,15 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", f
         log(f"{name}: reusing the finished run in {_rel(run_dir)} ({done['seconds']:.0f} s)")
         return done
     resume = state is not None and os.path.isfile(os.path.join(run_dir, "latest_ckpt.pth"))
+    begun_from = False
     if not resume:
         if os.path.isdir(run_dir):
             shutil.rmtree(run_dir)
         os.makedirs(run_dir)
         state = {"spec": spec, "seconds": 0.0, "segments": 0}
+        if start_from is not None:
+            _begin_from(run_dir, *start_from)
+            resume = begun_from = True
         _write(state_path, state)
     cmd = [sys.executable, os.path.join(REPO, "tools", "train.py"), "-f", os.path.abspath(exp_file),
            "-b", str(batch_size), "--device", device, "-expn", name] + (["--fp16"] if fp16 else [])
@@ -91,7 +127,11 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", f
     shown = " ".join(_rel(c) for c in cmd[1:])
     if resume:
         cmd.insert(cmd.index("output_dir"), "--resume")
-    log(f"{name}: {'resuming' if resume else 'training'} (python {shown})")
+    if begun_from:
+        what = f"training from epoch {int(start_from[1]) + 1} of {_rel(start_from[0])}"
+    else:
+        what = "resuming" if resume else "training"
+    log(f"{name}: {what} (python {shown})")
     start = time.time()
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if threads:
