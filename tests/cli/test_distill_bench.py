@@ -20,8 +20,8 @@ def bench(tmp_path, teacher_ckpt, *extra):
 def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny_teacher_ckpt):
     """Two arms x two seeds train once each; the JSON holds each run's final AP (the last line of
     its metrics.jsonl, in percent), means, standard deviations and the gap closed against the
-    baseline arm; the table has one row per arm; a second call reuses every run, and a run whose
-    done marker is gone is resumed, not restarted."""
+    baseline arm; the table has one row per arm; a second call reuses every run (and makes no ETA
+    from them), and a run whose done marker is gone is resumed, not restarted."""
     res = bench(tmp_path, tiny_teacher_ckpt)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     out = tmp_path / "bench"
@@ -63,6 +63,8 @@ def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny
     again = bench(tmp_path, tiny_teacher_ckpt)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("reusing the finished run") == 4
+    # reused runs take no time: no ETA is made from them
+    assert "ETA 0:00:00 for the 3 left" not in again.stdout and "no ETA before a run has trained" in again.stdout
 
     with open(out / "fgd" / "seed1" / "done.json") as f:
         first = json.load(f)["seconds"]

@@ -499,8 +499,8 @@ def format_table(arms, teacher_ap):
                      f" | {_cell(arm['mean']['train_time_s'], arm['std']['train_time_s'], '{:.0f}')}"
                      f"{' *' if late else ''} | {gain} | {gap} |")
     if any("start_from" in r for arm in arms for r in arm["runs"]):
-        lines.append("\n\\* started from another arm's checkpoint of the epoch mosaic closes on (--from-mosaic): "
-                     "the time of the mosaic-free epochs only")
+        lines.append("\n\\* some or all of the arm's runs started from another arm's checkpoint of the epoch mosaic "
+                     "closes on (--from-mosaic): their time is the mosaic-free epochs' only")
     return "\n".join(lines)
 
 
@@ -546,9 +546,12 @@ def train_all(args, todo, starts=None):
         with lock:
             state["finished"] += 1
             left = len(todo) - state["finished"]
-            per_run = (time.time() - state["t0"]) / max(state["trained"], 1)
-            eta = datetime.timedelta(seconds=int(per_run * left / args.jobs))
-            say(f"{state['finished']}/{len(todo)} runs done ({name}, seed {seed}); ETA {eta} for the {left} left")
+            if state["trained"] or not left:
+                per_run = (time.time() - state["t0"]) / max(state["trained"], 1)
+                eta = f"ETA {datetime.timedelta(seconds=int(per_run * left / args.jobs))}"
+            else:  # only reused runs so far: nothing to estimate from
+                eta = "no ETA before a run has trained"
+            say(f"{state['finished']}/{len(todo)} runs done ({name}, seed {seed}); {eta} for the {left} left")
 
     starts = starts or {}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the arms that start from others' checkpoints last
