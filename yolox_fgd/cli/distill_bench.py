@@ -514,6 +514,7 @@ def train_all(args, todo, starts=None):
     if args.jobs < 1 or args.threads < 1:
         raise ValueError(f"--jobs and --threads must be at least 1, got {args.jobs} and {args.threads}")
     lock, state = threading.Lock(), {"finished": 0, "trained": 0, "t0": time.time()}
+    starts = starts or {}
 
     def one(item):
         (name, exp_path, opts, is_fgd), seed = item
@@ -553,7 +554,6 @@ def train_all(args, todo, starts=None):
                 eta = "no ETA before a run has trained"
             say(f"{state['finished']}/{len(todo)} runs done ({name}, seed {seed}); {eta} for the {left} left")
 
-    starts = starts or {}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the arms that start from others' checkpoints last
         list(pool.map(one, [item for item in todo if item[0][0] not in starts]))
         list(pool.map(one, [item for item in todo if item[0][0] in starts]))

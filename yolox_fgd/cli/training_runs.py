@@ -98,15 +98,15 @@ def run_training(exp_file, out_dir, name, opts=(), batch_size=8, device="cpu", f
     if fresh and os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
         state = None
-    full = {k: v for k, v in spec.items() if k != "start_from"}
-    if state is not None and state["spec"] == full != spec and run_record(run_dir) is not None:
+    done = run_record(run_dir)
+    trained_in_full = state is not None and state["spec"] == {k: v for k, v in spec.items() if k != "start_from"}
+    if start_from is not None and done is not None and trained_in_full:
         log(f"{name}: reusing the finished run in {_rel(run_dir)}, trained from epoch 1")
-        return run_record(run_dir)
+        return done
     if state is not None and state["spec"] != spec:
         raise ValueError(
             f"{run_dir} holds a run with other settings ({state['spec']}) than asked ({spec}); "
             "give another output folder or start afresh (--fresh)")
-    done = run_record(run_dir)
     if done is not None and state is not None:
         log(f"{name}: reusing the finished run in {_rel(run_dir)} ({done['seconds']:.0f} s)")
         return done
