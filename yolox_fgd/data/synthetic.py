@@ -29,7 +29,7 @@ __all__ = ["BACKGROUNDS", "CLASSES", "SyntheticSpec", "dataset_fingerprint", "en
 
 GENERATOR_VERSION = 3
 CLASSES = ("circle", "ring", "square", "triangle", "cross", "hexagon")
-BACKGROUNDS = ("gradient", "stripes", "blobs", "flat")
+BACKGROUNDS = ("gradient", "stripes", "blobs", "flat", "texture", "tiles")
 
 
 class SyntheticSpec:
@@ -50,11 +50,24 @@ class SyntheticSpec:
             that another may cover; a placement above it is redrawn up to ``placement_tries``
             times (the last draw is kept).
         classes: the shape classes drawn (category ids 1.. in this order), among :data:`CLASSES`.
+        size_bounds: ``None`` (the default ranges) or the side ranges in pixels of the small,
+            medium and large buckets, ``((lo, hi), (lo, hi), (lo, hi))``, sides drawn
+            log-uniformly in each (the COCO-shaped benchmark scales COCO's 32 and 96 px from 640
+            to its input).
+        distractors: ``(lo, hi)``: unlabelled filled shapes per image drawn in ``[lo, hi]``, of the
+            ``distractor_classes`` and the objects' size distribution, painted before the objects
+            (objects look like them; nothing marks them as background but their shape).
+        distractor_classes: shapes among :data:`CLASSES` that are never labelled (default: the
+            shapes not in ``classes``).
+
+    The options after ``classes`` enter the cache key only when set, so datasets generated before
+    they existed keep their key and their pixels.
     """
 
     def __init__(self, num_train=800, num_val=160, image_sizes=((192, 192), (192, 240)),
                  max_objects=8, seed=0, min_objects=1, size_mix=(0.45, 0.4, 0.15), clutter=(2, 9),
-                 noise=(2, 18), backgrounds=None, max_overlap=None, placement_tries=10, classes=None):
+                 noise=(2, 18), backgrounds=None, max_overlap=None, placement_tries=10, classes=None,
+                 size_bounds=None, distractors=(0, 0), distractor_classes=None):
         self.num_train = int(num_train)
         self.num_val = int(num_val)
         self.image_sizes = tuple(tuple(int(v) for v in s) for s in image_sizes)  # (h, w)
@@ -81,6 +94,21 @@ class SyntheticSpec:
             raise ValueError(f"clutter must be (lo, hi) with 0 <= lo <= hi, got {clutter}")
         if len(self.noise) != 2 or not 0 <= self.noise[0] <= self.noise[1]:
             raise ValueError(f"noise must be (lo, hi) with 0 <= lo <= hi, got {noise}")
+        self.size_bounds = None if size_bounds is None else tuple(tuple(float(v) for v in b) for b in size_bounds)
+        if self.size_bounds is not None and (
+                len(self.size_bounds) != 3 or any(len(b) != 2 or not 1 <= b[0] <= b[1] for b in self.size_bounds)):
+            raise ValueError(f"size_bounds must be three (lo, hi) side ranges in pixels with 1 <= lo <= hi, "
+                             f"got {size_bounds}")
+        self.distractors = tuple(int(v) for v in distractors)
+        if len(self.distractors) != 2 or not 0 <= self.distractors[0] <= self.distractors[1]:
+            raise ValueError(f"distractors must be (lo, hi) with 0 <= lo <= hi, got {distractors}")
+        others = tuple(c for c in CLASSES if c not in self.classes)
+        self.distractor_classes = tuple(others if distractor_classes is None else distractor_classes)
+        if self.distractors[1] > 0 and (not self.distractor_classes
+                                        or set(self.distractor_classes) - set(CLASSES)
+                                        or set(self.distractor_classes) & set(self.classes)):
+            raise ValueError(f"distractor_classes must be shapes among {CLASSES} that are not labelled "
+                             f"classes {self.classes}, got {distractor_classes}")
 
     def as_dict(self):
         return {
@@ -90,7 +118,16 @@ class SyntheticSpec:
             "size_mix": list(self.size_mix), "clutter": list(self.clutter), "noise": list(self.noise),
             "backgrounds": list(self.backgrounds), "max_overlap": self.max_overlap,
             "placement_tries": self.placement_tries,
+            # set only when used: the key of a dataset generated before these options is unchanged
+            **({"size_bounds": [list(b) for b in self.size_bounds]} if self.size_bounds is not None else {}),
+            **({"distractors": list(self.distractors), "distractor_classes": list(self.distractor_classes)}
+               if self.distractors[1] > 0 else {}),
         }
+
+    @property
+    def nominal_side(self):
+        """The smaller side of the largest image size, in pixels."""
+        return max(min(s) for s in self.image_sizes)
 
 
 def default_root(name="synthetic_shapes"):
@@ -122,8 +159,20 @@ def _background(rng, h, w, noise, kinds):
             colour = rng.integers(0, 256, 3).tolist()
             cv2.circle(img, (int(cx), int(cy)), int(r), colour, -1)
         img = cv2.GaussianBlur(img, (0, 0), 6)
-    else:  # flat
+    elif kind == 3:  # flat
         img = np.tile(c0, (h, w, 1)).astype(np.float64)
+    elif kind == 4:  # texture: noise blurred at two scales, mapped between two colours
+        fine = cv2.GaussianBlur(rng.normal(0, 1, (h, w)), (0, 0), float(rng.uniform(1.0, 2.5)))
+        coarse = cv2.GaussianBlur(rng.normal(0, 1, (h, w)), (0, 0), float(rng.uniform(6.0, 14.0)))
+        t = fine / (fine.std() + 1e-6) + 2.0 * coarse / (coarse.std() + 1e-6)
+        t = np.clip(0.5 + t / 6.0, 0.0, 1.0)[..., None]
+        img = c0[None, None, :] * (1 - t) + c1[None, None, :] * t
+    else:  # tiles: a patchwork of coloured rectangles with edges that look like object borders
+        img = np.tile(c0, (h, w, 1)).astype(np.float64)
+        for _ in range(rng.integers(4, 12)):
+            x, y = int(rng.integers(-w // 4, w)), int(rng.integers(-h // 4, h))
+            tw, th = int(rng.integers(w // 8, w // 2 + 1)), int(rng.integers(h // 8, h // 2 + 1))
+            cv2.rectangle(img, (x, y), (x + tw, y + th), rng.integers(0, 256, 3).tolist(), -1)
     img = img + rng.normal(0, rng.uniform(*noise), (h, w, 3))
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -188,10 +237,13 @@ def _draw_object(rng, img, name, cx, cy, size):
     return pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()
 
 
-def _sample_size(rng, h, w, size_mix):
+def _sample_size(rng, h, w, size_mix, size_bounds=None):
     bucket = rng.choice(3, p=list(size_mix))  # small / medium / large (COCO areas)
-    top = min(h, w) * 0.85
-    lo, hi = [(8, 30), (34, min(90, 0.7 * top)), (min(100, 0.8 * top), top)][bucket]
+    if size_bounds is None:
+        top = min(h, w) * 0.85
+        lo, hi = [(8, 30), (34, min(90, 0.7 * top)), (min(100, 0.8 * top), top)][bucket]
+    else:
+        lo, hi = size_bounds[bucket]
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
@@ -207,12 +259,24 @@ def _overlap(cx, cy, size, boxes):
     return worst
 
 
+def _distractors(rng, img, spec):
+    """Unlabelled shapes of ``spec.distractor_classes``, sized like the objects."""
+    h, w = img.shape[:2]
+    for _ in range(int(rng.integers(spec.distractors[0], spec.distractors[1] + 1))):
+        size = _sample_size(rng, h, w, spec.size_mix, spec.size_bounds)
+        name = spec.distractor_classes[int(rng.integers(len(spec.distractor_classes)))]
+        _draw_object(rng, img, name, rng.uniform(0, w), rng.uniform(0, h), size)
+
+
 def _render(rng, h, w, spec):
     img = _background(rng, h, w, spec.noise, spec.backgrounds)
     _clutter(rng, img, *spec.clutter)
+    if spec.distractors[1] > 0:
+        _distractors(rng, img, spec)
     boxes = []
     count = int(rng.integers(spec.min_objects, spec.max_objects + 1))
-    sizes = sorted((_sample_size(rng, h, w, spec.size_mix) for _ in range(count)), reverse=True)
+    sizes = sorted((_sample_size(rng, h, w, spec.size_mix, spec.size_bounds) for _ in range(count)),
+                   reverse=True)
     for size in sizes:  # large first, so a later object occludes an earlier one only partly
         # allow partial overlap and objects cut by the border
         cx = rng.uniform(-0.15 * size, w + 0.15 * size)

@@ -3,6 +3,8 @@
 ``yolox.evaluators.COCOEvaluator`` (0.3.0) casts images with ``torch.cuda.FloatTensor``; this
 subclass runs on the model's own device and keeps every COCO statistic of the last run in
 ``self.stats`` (``AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl``, fractions).
+``size_thresholds`` moves pycocotools' small / medium / large boundaries (COCO: 32 and 96 px,
+sides of the area thresholds) for datasets whose images are not at COCO's scale.
 """
 import contextlib
 import io
@@ -38,6 +40,8 @@ class COCOEvaluator(YOLOXCOCOEvaluator):
     """Device-agnostic COCO AP evaluation (same arguments as YOLOX's)."""
 
     stats = None
+    # sides (px) of the small / medium and medium / large area thresholds (COCO's 32 and 96)
+    size_thresholds = (32, 96)
 
     def evaluate(self, model, distributed=False, half=False, trt_file=None, decoder=None, test_size=None):
         """Run the model over the loader and score it with pycocotools.
@@ -113,6 +117,8 @@ class COCOEvaluator(YOLOXCOCOEvaluator):
         finally:
             os.remove(tmp)
         coco_eval = COCOeval(coco_gt, coco_dt, "bbox")
+        small, medium = (float(t) ** 2 for t in self.size_thresholds)
+        coco_eval.params.areaRng = [[0, 1e10], [0, small], [small, medium], [medium, 1e10]]
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             coco_eval.evaluate()

@@ -61,6 +61,10 @@ class Exp(YOLOXExp):
         # clip the gradient norm over all trained parameters to this value (None: off;
         # DAMO-YOLO and PaddleDetection's PP-YOLOE distillation use 30)
         self.grad_clip_norm = None
+        # ---------------- evaluation ---------------- #
+        # sides (px, in the images' own pixels) of the small / medium and medium / large area
+        # thresholds of APs / APm / APl: COCO's (32, 96); a dataset at another scale scales them
+        self.eval_size_thresholds = (32, 96)
         self.exp_name = "yolox_fgd_exp"
 
     # ------------------------------------------------------------------ checks
@@ -90,6 +94,10 @@ class Exp(YOLOXExp):
         if not whole:
             raise ValueError(f"multiscale_interval must be a whole number of iterations >= 1 (YOLOX: 10), "
                              f"got {self.multiscale_interval}")
+        small, medium = (tuple(self.eval_size_thresholds) + (None, None))[:2]
+        if len(tuple(self.eval_size_thresholds)) != 2 or not (small and medium and 0 < small < medium):
+            raise ValueError(f"eval_size_thresholds must be two sides in px, 0 < small < medium "
+                             f"(COCO: (32, 96)), got {self.eval_size_thresholds}")
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
 
@@ -225,11 +233,13 @@ class Exp(YOLOXExp):
     def get_evaluator(self, batch_size, is_distributed, testdev=False, legacy=False):
         from ..evaluators import COCOEvaluator
 
-        return COCOEvaluator(
+        evaluator = COCOEvaluator(
             dataloader=self.get_eval_loader(batch_size, is_distributed, testdev, legacy),
             img_size=self.test_size, confthre=self.test_conf, nmsthre=self.nmsthre,
             num_classes=self.num_classes, testdev=testdev,
         )
+        evaluator.size_thresholds = tuple(self.eval_size_thresholds)
+        return evaluator
 
     def get_trainer(self, args):
         from ..core.trainer import Trainer
