@@ -8,7 +8,7 @@
 #     (check with tools/fgd_fit.py on a checkpoint).
 # Chosen on the CPU benchmark, untested on COCO: with normalised maps the terms no longer scale
 # with the teacher's activations, so the scale that suits COCO may differ; the diagnostics
-# (fgd_diagnostics_interval N, tools/plot_diagnostics.py) show the gradient ratio to watch.
+# (distill_diagnostics_interval N, tools/plot_diagnostics.py) show the gradient ratio to watch.
 #   python tools/train.py -f exps/fgd_yolox_m_tuned.py -d 8 -b 64 --fp16
 import os
 import sys

@@ -4,8 +4,8 @@
 # binary KL of the objectness and class logits to the teacher's probabilities, per expected
 # object) in which the boxes weigh 7.5 (head_kd_box_weight; GIoU loss to the teacher's boxes,
 # weighted by its objectness; yolox_fgd/losses/head_kd.py), all of it three times as heavy in the 15
-# epochs without mosaic (fgd_no_aug_factor 3; section 14). Not in the paper. Chosen on the CPU
-# benchmark, untested on COCO: run a few thousand iterations with fgd_diagnostics_interval 500
+# epochs without mosaic (distill_no_aug_factor 3; section 14). Not in the paper. Chosen on the CPU
+# benchmark, untested on COCO: run a few thousand iterations with distill_diagnostics_interval 500
 # first; the head_kd row of tools/plot_diagnostics.py gives its gradient against the detection
 # gradient's.
 #   python tools/train.py -f exps/fgd_yolox_m_tuned_kd.py -d 8 -b 64 --fp16
@@ -22,4 +22,4 @@ class Exp(TunedExp):
         self.exp_name = "fgd_yolox_m_tuned_kd"
         self.head_kd_weight = 2.5
         self.head_kd_box_weight = 7.5
-        self.fgd_no_aug_factor = 3.0
+        self.distill_no_aug_factor = 3.0

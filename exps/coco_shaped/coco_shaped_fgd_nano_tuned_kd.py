@@ -14,4 +14,4 @@ class Exp(TunedExp):
         super().__init__()
         self.head_kd_weight = 2.5
         self.head_kd_box_weight = 7.5
-        self.fgd_no_aug_factor = 3.0
+        self.distill_no_aug_factor = 3.0

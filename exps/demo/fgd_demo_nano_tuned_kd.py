@@ -4,7 +4,7 @@
 # (head_kd_weight: binary KL of the objectness and class logits to the teacher's probabilities;
 # 2 until section 13) in which the boxes weigh 7.5 (head_kd_box_weight: GIoU loss to the
 # teacher's box at each position, weighted by its objectness; yolox_fgd/losses/head_kd.py), and
-# all of it three times as heavy from the epoch mosaic closes on (fgd_no_aug_factor 3; section 14). What
+# all of it three times as heavy from the epoch mosaic closes on (distill_no_aug_factor 3; section 14). What
 # tools/fgd_demo.py trains as its distilled student.
 import os
 import sys
@@ -18,4 +18,4 @@ class Exp(TunedExp):
         super().__init__()
         self.head_kd_weight = 2.5
         self.head_kd_box_weight = 7.5
-        self.fgd_no_aug_factor = 3.0
+        self.distill_no_aug_factor = 3.0

@@ -13,7 +13,7 @@ from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_ten
 
 
 @pytest.mark.parametrize("opts", [(), ("fgd_projector", "mlp", "fgd_modules_lr_mult", "10", "crosskd_weight", "1",
-                                          "head_kd_box_weight", "1")])
+                                          "crosskd_box_weight", "1")])
 def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std, opts):
     """Through the trainer's real loop: teacher parameters and BN buffers are bit-identical
     afterwards; every FGD parameter received a gradient and the ones a first step can move
@@ -26,32 +26,31 @@ def test_distillation_run_freezes_teacher_and_trains_fgd(tmp_path, tiny_data, ti
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, *opts, batch=4)
     trainer.before_train()
     teacher_before = copy.deepcopy(trainer.teacher.model.state_dict())
-    fgd_before = copy.deepcopy(trainer.model.fgd_losses.state_dict())
+    fgd_before = copy.deepcopy(trainer.model.terms["fgd"].losses.state_dict())
     assert all(not p.requires_grad for p in trainer.teacher.parameters())
     assert not any(p is q for p in trainer.teacher.parameters() for g in trainer.optimizer.param_groups
                    for q in g["params"])
-    cross_before = copy.deepcopy(trainer.model.cross_head.state_dict()) if opts else None
+    cross_before = copy.deepcopy(trainer.model.terms["crosskd"].cross_head.state_dict()) if opts else None
     trainer.train_in_epoch()
     trainer.after_train()
 
     released = load_ckpt_file(tiny_teacher_ckpt)["model"]
     assert_same_tensors(trainer.teacher.model.state_dict(), teacher_before, "teacher")
     assert_same_tensors(trainer.teacher.model.state_dict(), released, "teacher vs its checkpoint")
-    for name, param in trainer.model.fgd_losses.named_parameters():
+    for name, param in trainer.model.terms["fgd"].losses.named_parameters():
         assert param.grad is not None, f"FGD parameter {name} got no gradient"
         if name.split(".", 1)[1] in ("align.weight", "align.bias", "align.0.weight", "align.3.weight", "align.3.bias",
                                      "conv_mask_s.weight", "conv_mask_t.weight",
                                      "channel_add_conv_s.3.weight", "channel_add_conv_t.3.weight",
                                      "channel_add_conv_s.3.bias", "channel_add_conv_t.3.bias"):
             assert not torch.equal(param.detach(), fgd_before[name]), f"FGD parameter {name} did not train"
-    assert not trainer.hooks.active
+    assert not trainer.model.attached and all(t._tap is None for t in trainer.model.terms.values())
     assert not trainer.student.backbone._forward_hooks and not trainer.teacher.model.backbone._forward_hooks
     lrs = [g["lr"] for g in trainer.optimizer.param_groups]
     if opts:
         assert lrs[0] > 0 and lrs[3:6] == pytest.approx([10 * lrs[0]] * 3) and lrs[:3] + lrs[6:] == [lrs[0]] * 6
-        for name, param in trainer.model.cross_head.named_parameters():
+        for name, param in trainer.model.terms["crosskd"].cross_head.named_parameters():
             assert param.grad is not None and not torch.equal(param.detach(), cross_before[name]), name
-        assert not trainer.branch_hooks.hooks.active
         log = (tmp_path / "run" / "train_log.txt").read_text()
         assert re.search(r"crosskd_box: [0-9.]+", log) and "cross-head distillation weight 1" in log
     else:
@@ -79,8 +78,7 @@ def test_the_teacher_at_its_own_size_and_its_label_assignment(tmp_path, tiny_dat
     handle = teacher.backbone.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape[-2:])))
     x = torch.rand(2, 3, 64, 64) * 255
     with torch.no_grad():
-        fpn = teacher.backbone(x)
-        got = trainer.teacher_head_outputs(x, fpn)
+        got = trainer.model.teacher_targets(trainer.teacher, x).head_outputs
         strides = {"p3": 8, "p4": 16, "p5": 32}
         ref = resample_head_outputs(head_logits(teacher, teacher.backbone(resize_images(x, (96, 96)))), strides,
                                     (96, 96), (64, 64))
@@ -90,9 +88,9 @@ def test_the_teacher_at_its_own_size_and_its_label_assignment(tmp_path, tiny_dat
             assert all(torch.equal(a, b) for a, b in zip(got[lvl], ref[lvl]))
         seen.clear()
         x96 = resize_images(x, (96, 96))
-        fpn96 = teacher.backbone(x96)
-        same = trainer.teacher_head_outputs(x96, fpn96)
+        same = trainer.model.teacher_targets(trainer.teacher, x96).head_outputs
         assert seen == [(96, 96)]
+        fpn96 = teacher.backbone(x96)
         assert all(torch.equal(a, b) for lvl, out in head_logits(teacher, fpn96).items() for a, b in zip(out, same[lvl]))
     handle.remove()
     head = trainer.student.head
@@ -113,10 +111,10 @@ def test_the_teacher_at_its_own_size_and_its_label_assignment(tmp_path, tiny_dat
 
 
 def test_no_aug_factor_starts_with_the_epoch_that_closes_mosaic(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
-    """fgd_no_aug_factor multiplies the distillation weight from the epoch in which the trainer
+    """distill_no_aug_factor multiplies the distillation weight from the epoch in which the trainer
     closes mosaic (YOLOX: ``max_epoch - no_aug_epochs``, 1-based) to the end, not before."""
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "max_epoch", "4",
-                           "no_aug_epochs", "1", "fgd_no_aug_factor", "2.5", batch=4)
+                           "no_aug_epochs", "1", "distill_no_aug_factor", "2.5", batch=4)
     trainer.before_train()
     factors = []
     for trainer.epoch in range(4):
@@ -137,7 +135,7 @@ def test_trainer_taps_the_student_after_its_ema_copy(tmp_path, tiny_data, tiny_t
     trainer.student.eval()
     trainer.student(x)
     trainer.ema_model.ema(torch.randn(2, 3, 64, 64))
-    captured = trainer.hooks.pop()
+    captured = trainer.model.terms["fgd"]._tap.pop()
     expected = {lvl: trainer.student.head.stems[i](trainer.student.backbone(x)[i]) for i, lvl in enumerate(("p3", "p4", "p5"))}
     for lvl in expected:
         assert torch.equal(captured[lvl], expected[lvl])
@@ -153,7 +151,7 @@ def test_resume_refuses_checkpoints_without_the_distillation_modules(tmp_path, t
     with pytest.raises(ValueError, match="no FGD modules.*use -c without --resume"):
         trainer.load_extra_state({})
     with pytest.raises(ValueError, match="no cross-head projections.*trained without crosskd_weight"):
-        trainer.load_extra_state({"fgd": trainer.model.fgd_losses.state_dict()})
+        trainer.load_extra_state({"fgd": trainer.model.terms["fgd"].losses.state_dict(), "cross_head": None})
     trainer.load_extra_state(trainer.extra_checkpoint_state())
     trainer.after_train()
 
@@ -214,7 +212,7 @@ def test_fgd_resume_is_exact(tmp_path, tiny_data, tiny_teacher_ckpt):
     statistics) in optimizer groups of their own at 10x the learning rate, and cross-head
     distillation: same student, EMA, FGD modules and cross-head projections."""
     a, b = stop_and_resume(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, *USER_CONFIG,
-                           "fgd_calibrate_iters", "6", "fgd_decay", "cosine", "fgd_projector", "mlp",
+                           "fgd_calibrate_iters", "6", "distill_decay", "cosine", "fgd_projector", "mlp",
                            "fgd_modules_lr_mult", "10", "crosskd_weight", "1", epochs=4, stop=1, batch=2)
     assert_same_tensors(a["train_model"], b["train_model"], "student")
     assert_same_tensors(a["model"], b["model"], "student EMA")

@@ -33,13 +33,13 @@ def test_record_gives_each_terms_cosine_with_the_detection_gradient_and_the_sums
 
 @pytest.mark.parametrize("tap,head_kd,box", [("stems", 0, 0), ("cls_convs", 1, 1)])
 def test_trainer_writes_diagnostics_and_the_tool_plots_them(tmp_path, tiny_data, tiny_teacher_ckpt, tap, head_kd, box):
-    """A run with fgd_diagnostics_interval 2 writes one record every 2 iterations with the ratio
+    """A run with distill_diagnostics_interval 2 writes one record every 2 iterations with the ratio
     of every term and level, the map RMS and the attention entropies; plot_diagnostics draws them.
     The same with the head's classification branch as the tap (the teacher's head runs up to it)
     and head output distillation on, boxes included: it is logged, and diagnosed as its own term,
     outside FGD's sum."""
     res = run_tool("train", "-f", TINY_FGD_EXP, "-b", "4", "--device", "cpu", "-expn", "diag", "output_dir", tmp_path,
-                   "teacher_ckpt", tiny_teacher_ckpt, "max_epoch", "2", "fgd_diagnostics_interval", "2", "fgd_tap", tap,
+                   "teacher_ckpt", tiny_teacher_ckpt, "max_epoch", "2", "distill_diagnostics_interval", "2", "fgd_tap", tap,
                    "head_kd_weight", head_kd, "head_kd_box_weight", box)
     assert res.returncode == 0, res.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "diag" / "diagnostics.jsonl").read_text().splitlines()]

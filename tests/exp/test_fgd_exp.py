@@ -38,14 +38,14 @@ def test_optimizer_holds_student_and_fgd_but_not_teacher(tmp_path, tiny_data, ti
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "fgd_projector", projector,
                            batch=4)
     model = trainer.build_model()
-    opt = trainer.exp.get_optimizer(4)
+    opt = trainer.exp.get_optimizer(4, model)
     in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
     assert in_opt == {id(p) for p in model.parameters()}
     assert not in_opt & {id(p) for p in trainer.teacher.parameters()}
     assert [g.get("weight_decay", 0) for g in opt.param_groups] == [0, trainer.exp.weight_decay, 0]
     if projector == "mlp":
         no_decay = {id(p) for p in opt.param_groups[0]["params"]}
-        for loss in model.fgd_losses.values():
+        for loss in model.terms["fgd"].losses.values():
             assert id(loss.align[1].weight) in no_decay
 
 
@@ -56,11 +56,11 @@ def test_fgd_modules_lr_mult_gives_the_fgd_modules_their_own_groups(tmp_path, ti
     trainer = make_trainer(TINY_FGD_EXP, tmp_path, "teacher_ckpt", tiny_teacher_ckpt, "fgd_modules_lr_mult", 50,
                            batch=4)
     model = trainer.build_model()
-    opt = trainer.exp.get_optimizer(4)
+    opt = trainer.exp.get_optimizer(4, model)
     assert [g.get("lr_mult", 1.0) for g in opt.param_groups] == [1.0, 1.0, 1.0, 50.0, 50.0, 50.0]
     assert [g.get("weight_decay", 0) for g in opt.param_groups] == [0, trainer.exp.weight_decay, 0] * 2
     fgd = {id(p) for g in opt.param_groups[3:] for p in g["params"]}
-    assert fgd == {id(p) for p in model.fgd_losses.parameters()}
+    assert fgd == {id(p) for p in model.terms["fgd"].losses.parameters()}
     trainer.exp.fgd_modules_lr_mult = 0
     with pytest.raises(ValueError, match="fgd_modules_lr_mult must be positive, got 0"):
         trainer.exp.check_config()
@@ -83,7 +83,7 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
         exp.check_config()
     # the boxes' weight lives inside the head output distillation: without it, it is refused by name
     exp.head_kd_weight, exp.head_kd_box_weight = 0, 1
-    with pytest.raises(ValueError, match="head_kd_box_weight 1 weighs the boxes .* set one of them > 0 too"):
+    with pytest.raises(ValueError, match="head_kd_box_weight 1 weighs the boxes .* set head_kd_weight > 0 too"):
         exp.check_config()
     exp.head_kd_weight = 3
     exp.check_config()
@@ -123,14 +123,14 @@ def test_unknown_tap_and_negative_head_kd_weight_are_refused():
 
 @pytest.mark.parametrize("opts, message", [
     (("crosskd_weight", -1.0), "crosskd_weight must be >= 0"),
-    (("fgd_no_aug_factor", -0.5), "fgd_no_aug_factor must be >= 0"),
-    (("fgd_no_aug_factor", float("nan")), "fgd_no_aug_factor must be >= 0"),
+    (("distill_no_aug_factor", -0.5), "distill_no_aug_factor must be >= 0"),
+    (("distill_no_aug_factor", float("nan")), "distill_no_aug_factor must be >= 0"),
     (("crosskd_weight", 1.0, "head_kd_weight", 1.0, "head_kd_teacher_size", 96), "does not combine with head_kd_teacher_size"),
 ])
 def test_cross_head_config_errors_are_named(opts, message):
     """crosskd_weight: refused below 0, and with head_kd_teacher_size (the cross-head predictions
     are on the student's grid, from the teacher's maps at the student's input size);
-    fgd_no_aug_factor: refused below 0 and as NaN."""
+    distill_no_aug_factor: refused below 0 and as NaN."""
     exp = load_exp(TINY_FGD_EXP)
     for key, value in zip(opts[::2], opts[1::2]):
         setattr(exp, key, value)
@@ -138,12 +138,27 @@ def test_cross_head_config_errors_are_named(opts, message):
         exp.check_config()
 
 
-def test_box_weight_is_accepted_with_the_cross_head_alone():
-    """head_kd_box_weight needs a head distillation to weigh the boxes in: the cross-head one
-    alone (head_kd_weight 0) is one."""
+def test_box_weights_need_their_own_distillation_and_old_names_are_refused():
+    """head_kd_box_weight weighs the boxes inside the head output distillation and needs
+    head_kd_weight > 0; crosskd_box_weight the same inside the cross-head distillation (each has
+    its own box weight, weighting and temperature). The schedule options renamed distill_* are
+    refused under their old fgd_* names, on the command line and in an experiment file, with the
+    new name."""
     exp = load_exp(TINY_FGD_EXP)
     exp.head_kd_box_weight = 5.0
-    with pytest.raises(ValueError, match="head_kd_box_weight 5.0 weighs the boxes"):
-        exp.check_config()
     exp.crosskd_weight = 1.0
+    with pytest.raises(ValueError, match="head_kd_box_weight 5.0 weighs the boxes inside the head output .*head_kd_weight"):
+        exp.check_config()
+    exp.head_kd_box_weight, exp.crosskd_box_weight, exp.crosskd_weight = 0.0, 2.0, 0.0
+    with pytest.raises(ValueError, match="crosskd_box_weight 2.0 weighs the boxes inside the cross-head .*crosskd_weight"):
+        exp.check_config()
+    exp.crosskd_weight, exp.crosskd_box_weighting = 1.0, "iou"
+    with pytest.raises(ValueError, match="crosskd_box_weighting='iou' must be one of"):
+        exp.check_config()
+    exp.crosskd_box_weighting = "score"
     exp.check_config()
+    with pytest.raises(ValueError, match="'fgd_no_aug_factor' is now 'distill_no_aug_factor'"):
+        exp.merge(["fgd_no_aug_factor", "3"])
+    exp.fgd_stop_epoch = 3  # what an experiment file written before the renaming sets
+    with pytest.raises(ValueError, match="'fgd_stop_epoch' is now 'distill_stop_epoch'"):
+        exp.check_config()

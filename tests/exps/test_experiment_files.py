@@ -36,9 +36,9 @@ def test_experiment_loads_and_checks(path):
     # the benchmark's best (docs/fgd_on_yolox.md, sections 10, 13 and 14): the recommendation plus head output
     # distillation, boxes included, three times as heavy without mosaic
     ("fgd_yolox_m_tuned", "fgd_yolox_m_tuned_kd", {"head_kd_weight": 2.5, "head_kd_box_weight": 7.5,
-                                                          "fgd_no_aug_factor": 3.0}),
+                                                          "distill_no_aug_factor": 3.0}),
     ("demo/fgd_demo_nano_tuned", "demo/fgd_demo_nano_tuned_kd", {"head_kd_weight": 2.5, "head_kd_box_weight": 7.5,
-                                                                 "fgd_no_aug_factor": 3.0}),
+                                                                 "distill_no_aug_factor": 3.0}),
 ])
 def test_variant_differs_from_its_base_only_where_named(base, name, changes):
     """Each experiment file changes only what its name says (exp_name aside)."""

@@ -1,6 +1,6 @@
 """``tools/plot_diagnostics.py RUN_DIR [--out PNG]``: draw a run's FGD diagnostics.
 
-The run must have been trained with ``fgd_diagnostics_interval N`` (it writes
+The run must have been trained with ``distill_diagnostics_interval N`` (it writes
 ``RUN_DIR/diagnostics.jsonl``). Also prints, per level and term, the median over the run of the
 gradient ratio (over the whole student, and over the parameters FGD reaches: backbone and
 PAFPN, plus the head's stems with the stem tap), of the cosine between the term's gradient and
@@ -25,7 +25,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     records = read_diagnostics(args.run)
     if not records:
-        raise FileNotFoundError(f"{args.run}/diagnostics.jsonl is missing or empty: train with fgd_diagnostics_interval N")
+        raise FileNotFoundError(f"{args.run}/diagnostics.jsonl is missing or empty: train with distill_diagnostics_interval N")
     out = args.out or os.path.join(args.run, "diagnostics.png")
     plot_diagnostics(records, out, title=os.path.basename(os.path.normpath(args.run)))
     reached = all("grad_rel_reached" in r for r in records)

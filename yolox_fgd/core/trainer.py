@@ -7,8 +7,11 @@ Subclass of ``yolox.core.Trainer`` (0.3.0). It keeps YOLOX's loop and call order
 
 and replaces the steps that assume CUDA (``torch.cuda.set_device``, the CUDA-stream
 prefetcher, ``torch.cuda.amp``, ``gpu_mem_usage``, the norm all-reduce through CUDA tensors).
-Extension points for subclasses: :meth:`build_model` (what DDP wraps), :meth:`forward_losses`
-(the loss dict of one step), :meth:`extra_checkpoint_state` / :meth:`load_extra_state`.
+Extension points for subclasses: :meth:`build_model` (what DDP wraps), :meth:`make_optimizer`,
+:meth:`forward_losses` (the loss dict of one step), :meth:`before_backward`,
+:meth:`divergence_hint`, :meth:`extra_checkpoint_state` / :meth:`load_extra_state`, and
+``log_decimals`` (the keys of the loss dict to log besides YOLOX's ``*loss*`` keys, with their
+decimals).
 
 Checkpoints keep YOLOX's format: ``model`` is the student weights (the EMA when EMA is on) that
 YOLOX's own tools load; ``optimizer``, ``start_epoch``, ``best_ap`` as YOLOX; plus
@@ -32,6 +35,7 @@ from yolox.utils import adjust_status, get_model_info, load_ckpt, synchronize
 from yolox.utils.allreduce_norm import get_async_norm_states
 
 from ..data.prefetcher import make_prefetcher
+from ..models.param_groups import LR_MULT
 from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, load_initial_weights,
                                 model_state_dict, remove_stale_temporaries, save_checkpoint_atomic)
 from ..utils.faults import fault_point
@@ -67,10 +71,12 @@ class Trainer(YOLOXTrainer):
         if self.amp_training and self.device.type != "cuda":
             raise ValueError("--fp16 needs CUDA (autocast/fp16 training is CUDA-only here); drop --fp16 on CPU")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_training)
-        self.ema_decay = getattr(exp, "ema_decay", 0.9998)
+        self.ema_decay = exp.ema_decay
         # gradient-norm clipping over all trained parameters (None: off; DAMO-YOLO and
         # PP-YOLOE's distillation clip at 30)
-        self.grad_clip_norm = getattr(exp, "grad_clip_norm", None)
+        self.grad_clip_norm = exp.grad_clip_norm
+        # decimals of the loss-dict keys logged besides YOLOX's *loss* keys (which get 1)
+        self.log_decimals = {}
         self.resume_state = None
         self.tblogger = None
         self.memory_format = None
@@ -94,8 +100,15 @@ class Trainer(YOLOXTrainer):
         return self.model(inps, targets)
 
     def before_backward(self, outputs):
-        """Hook for subclasses: look at (and remove non-scalar entries of) the step's loss dict
-        while its autograd graph still exists."""
+        """Hook for subclasses: look at the step's loss dict while its autograd graph still exists."""
+
+    def divergence_hint(self):
+        """What else to lower than the learning rate when training diverges ("": nothing)."""
+        return ""
+
+    def lower_what(self):
+        hint = self.divergence_hint()
+        return "lower the learning rate" + (f" or {hint}" if hint else "")
 
     def diverged_forward_error(self, err):
         """What to raise when the forward itself fails. YOLOX's SimOTA computes a binary cross
@@ -108,9 +121,8 @@ class Trainer(YOLOXTrainer):
         return FloatingPointError(
             f"the student's predictions became NaN at epoch {self.epoch + 1} iteration {self.progress_in_iter + 1}: "
             f"training diverged (YOLOX's label assignment failed with: {err}). The loss of the last progress "
-            "line shows which term ran away; lower the learning rate or the FGD weights "
-            "(fgd_feature_norm True keeps the FGD terms on the scale of the maps), and start again or --resume "
-            "from a checkpoint written before it diverged")
+            f"line shows which term ran away; {self.lower_what()}, and start again or --resume from a checkpoint "
+            "written before it diverged")
 
     def train_one_iter(self):
         iter_start_time = time.time()
@@ -146,7 +158,7 @@ class Trainer(YOLOXTrainer):
 
         lr = self.lr_scheduler.update_lr(self.progress_in_iter + 1)
         for param_group in self.optimizer.param_groups:
-            param_group["lr"] = lr * param_group.get("lr_mult", 1.0)
+            param_group["lr"] = lr * param_group.get(LR_MULT, 1.0)
 
         self.meter.update(
             iter_time=time.time() - iter_start_time,
@@ -167,7 +179,7 @@ class Trainer(YOLOXTrainer):
 
         Raises:
             FloatingPointError: naming the iteration and the non-finite terms (detection term or
-                FGD term and level).
+                distillation term and level).
         """
         names = [k for k, v in outputs.items() if torch.is_tensor(v) and v.is_floating_point()]
         values = [outputs[k].detach().float().reshape(()) for k in names]
@@ -185,13 +197,13 @@ class Trainer(YOLOXTrainer):
         self.nonfinite_steps += 1
         self.consecutive_nonfinite += 1
         where = (f"epoch {self.epoch + 1} iter {self.iter + 1} (iteration {self.progress_in_iter + 1})")
-        policy = getattr(self.exp, "nonfinite_policy", "skip")
-        limit = getattr(self.exp, "nonfinite_max_consecutive", 5)
+        policy = self.exp.nonfinite_policy
+        limit = self.exp.nonfinite_max_consecutive
         if policy == "stop" or (limit and self.consecutive_nonfinite >= limit):
             raise FloatingPointError(
                 f"non-finite loss at {where}: {bad}; {self.consecutive_nonfinite} consecutive non-finite "
                 f"step(s), {self.nonfinite_steps} in total (nonfinite_policy={policy!r}, "
-                f"nonfinite_max_consecutive={limit}). Lower the learning rate or the FGD weights, or check the data"
+                f"nonfinite_max_consecutive={limit}). {self.lower_what().capitalize()}, or check the data"
             )
         logger.warning(f"skipping the step at {where}: non-finite {bad} "
                        f"({self.consecutive_nonfinite} consecutive, {self.nonfinite_steps} skipped so far)")
@@ -238,6 +250,10 @@ class Trainer(YOLOXTrainer):
         with open(os.path.join(self.file_name, "exp.json"), "w") as f:
             json.dump(values, f, indent=1)
 
+    def make_optimizer(self, model):
+        """The optimizer of the trained module ``model`` (YOLOX's ``exp.get_optimizer``)."""
+        return self.exp.get_optimizer(self.args.batch_size)
+
     def build_model(self):
         """The module trained and wrapped by DDP (here: the YOLOX model)."""
         model = self.exp.get_model()
@@ -251,7 +267,7 @@ class Trainer(YOLOXTrainer):
         self.exp.check_config()
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        self.memory_format = torch.channels_last if getattr(self.exp, "channels_last", False) else None
+        self.memory_format = torch.channels_last if self.exp.channels_last else None
         model = self.build_model().to(self.device)
         if self.memory_format is not None:
             model = model.to(memory_format=self.memory_format)
@@ -259,7 +275,7 @@ class Trainer(YOLOXTrainer):
         if self.rank == 0:
             self.check_output_dir()
             self.write_exp_values()
-        self.optimizer = self.exp.get_optimizer(self.args.batch_size)
+        self.optimizer = self.make_optimizer(model)
         model = self.resume_train(model)
 
         self.no_aug = self.start_epoch >= self.max_epoch - self.exp.no_aug_epochs
@@ -286,8 +302,7 @@ class Trainer(YOLOXTrainer):
         self.model = model
 
         if self.use_model_ema:
-            self.ema_model = RampedModelEMA(self.student, self.ema_decay,
-                                            ramp_iters=getattr(self.exp, "ema_ramp_iters", 2000))
+            self.ema_model = RampedModelEMA(self.student, self.ema_decay, ramp_iters=self.exp.ema_ramp_iters)
             self.ema_model.updates = self.max_iter * self.start_epoch
         self.restore_resume_state()
 
@@ -310,7 +325,7 @@ class Trainer(YOLOXTrainer):
     def train_in_epoch(self):
         """YOLOX's epoch loop; ``exp.train_until_epoch`` stops early (the schedule is unchanged,
         so ``--resume`` continues as if the run had not stopped)."""
-        until = getattr(self.exp, "train_until_epoch", None)
+        until = self.exp.train_until_epoch
         last = self.max_epoch if until is None else min(self.max_epoch, int(until))
         for self.epoch in range(self.start_epoch, last):
             self.before_epoch()
@@ -370,8 +385,8 @@ class Trainer(YOLOXTrainer):
             eta_seconds = self.meter["iter_time"].global_avg * left_iters
             eta_str = f"ETA: {datetime.timedelta(seconds=int(eta_seconds))}"
             progress_str = f"epoch: {self.epoch + 1}/{self.max_epoch}, iter: {self.iter + 1}/{self.max_iter}"
-            loss_meter = {k: v for k, v in self.meter.items() if "loss" in k or k.startswith(("fgd_", "head_kd_", "crosskd_"))}
-            loss_str = ", ".join(f"{k}: {float(v.latest):.{self.loss_precision(k)}f}" for k, v in loss_meter.items())
+            loss_meter = {k: v for k, v in self.meter.items() if "loss" in k or k in self.log_decimals}
+            loss_str = ", ".join(f"{k}: {float(v.latest):.{self.log_decimals.get(k, 1)}f}" for k, v in loss_meter.items())
             time_meter = self.meter.get_filtered_meter("time")
             time_str = ", ".join(f"{k}: {v.avg:.3f}s" for k, v in time_meter.items())
             logger.info(
@@ -398,11 +413,6 @@ class Trainer(YOLOXTrainer):
                   "train_seconds": round(time.time() - self.train_start_time, 1)}
         with open(os.path.join(self.file_name, "metrics.jsonl"), "a") as f:
             f.write(json.dumps(record) + "\n")
-
-    @staticmethod
-    def loss_precision(name):
-        """Decimals for a loss in the console log: YOLOX prints 1; small FGD terms need more."""
-        return 1 if not name.startswith("fgd") else 4
 
     # ------------------------------------------------------------------ checkpoints
     def resume_train(self, model):
@@ -432,7 +442,7 @@ class Trainer(YOLOXTrainer):
                 logger.info(f"loading checkpoint {ckpt_file} for fine tuning")
                 ckpt = load_checkpoint(ckpt_file, map_location=self.device)
                 load_ckpt(self.student_of(model), model_state_dict(ckpt, ckpt_file))
-            elif getattr(self.exp, "init_ckpt", None) is not None:
+            elif self.exp.init_ckpt is not None:
                 logger.info(f"initial weights from {self.exp.init_ckpt} (init_ckpt)")
                 load_initial_weights(self.student_of(model), self.exp.init_ckpt)
             self.start_epoch = 0

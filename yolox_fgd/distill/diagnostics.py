@@ -1,5 +1,5 @@
 """Diagnostics of a distillation run: which FGD term pulls on the student how hard, and what the
-compared maps look like (issue 11; ``exp.fgd_diagnostics_interval``).
+compared maps look like (issue 11; ``exp.distill_diagnostics_interval``).
 
 On a diagnostic iteration, for the detection loss and each weighted FGD term of each level (as
 it enters ``total_loss``), the gradient norm over the student's parameters is taken with

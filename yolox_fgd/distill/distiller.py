@@ -1,158 +1,174 @@
-"""Student + FGD loss modules as one trainable module: what the optimizer, DDP and checkpoints see.
+"""The Distiller: the student and its distillation terms as one trainable module, the one owner
+of distillation.
 
-As in timm's distillation task, the trainable projections (here the FGD align convs and GcBlocks)
-live with the student, so DDP synchronises their gradients and the optimizer trains them; the
-teacher stays outside (its features arrive as an argument).
+As in timm's distillation task, the trainable parts of the distillation (FGD's align convs and
+GcBlocks, the cross-head projections) live with the student, so DDP synchronises their gradients,
+the optimizer trains them and the checkpoint keeps them; the teacher stays outside (its outputs
+arrive as an argument, computed by :meth:`Distiller.teacher_targets` outside DDP). The Distiller
+decides, from its terms, what the teacher computes and what the student's hooks capture; the
+trainer only calls, per step::
+
+    teacher = distiller.teacher_targets(teacher_model, images)      # no_grad, eval mode
+    losses = ddp_wrapped_distiller(images, targets, teacher, weight)  # one forward, dict of scalars
 """
+import contextlib
+
+import torch
 from torch import nn
 
 from ..models.teacher_assigned_head import flatten_head_outputs
-from .features import LEVEL_STRIDES
-from .schedule import TERMS
+from .features import LEVEL_STRIDES, head_logits, maps_at_tap
+from .resample import resample_head_outputs, resize_images
+from .terms import TeacherTargets
 
 __all__ = ["Distiller"]
 
 
 class Distiller(nn.Module):
-    """YOLOX student plus one ``FGDLoss`` per distilled level.
+    """A YOLOX student and its distillation terms.
 
     Args:
         student: a YOLOX model (``backbone`` = YOLOPAFPN, ``head``).
-        fgd_losses: ``{"p3": FGDLoss, ...}`` keyed by level name.
-        head_kd: a :class:`~yolox_fgd.losses.head_kd.HeadKDLoss` (distillation of the head's
-            objectness and class logits, and optionally its boxes, beside FGD) or ``None`` (off,
-            the paper).
-        head_kd_weight: its weight (the detection loss has weight 1).
-        teacher_assignment: the student's label assignment from the teacher's predictions (its
-            head is a :class:`~yolox_fgd.models.teacher_assigned_head.TeacherAssignedHead`;
-            ``teacher_logits`` are then needed at every forward).
-        cross_head: a :class:`~yolox_fgd.distill.cross_head.CrossHead` (cross-head distillation,
-            CrossKD: the student's head maps through the teacher's head, its predictions scored
-            against the teacher's with ``head_kd``'s loss) or ``None`` (off).
-        cross_head_weight: its weight.
+        terms: :class:`~yolox_fgd.distill.terms.DistillTerm` instances, added to the detection
+            loss in this order, each once (their ``name`` is unique).
+        teacher_assignment: the student's SimOTA label assignment from the teacher's predictions
+            (Label Assignment Distillation; the student's head is a
+            :class:`~yolox_fgd.models.teacher_assigned_head.TeacherAssignedHead`). Not a loss
+            term: no schedule acts on it.
+        teacher_head_size: ``(H, W)`` at which the teacher computes its head outputs (every batch
+            resized to it, the outputs resampled to the student's grid; Qi et al., CVPR 2021), or
+            ``None``: the batch as the student sees it.
 
-    The student's maps come from a :class:`~yolox_fgd.distill.features.StudentTap`, given after
-    construction with :meth:`attach_tap` (its hooks must be registered after the EMA copy of the
-    student exists); with ``head_kd``, its head's logits from a
-    :class:`~yolox_fgd.distill.features.HeadOutputTap` given the same way; with ``cross_head``, its
-    head's branch maps from a :class:`~yolox_fgd.distill.cross_head.BranchTap`.
+    The student-side hooks are registered by :meth:`attach` (after the student's EMA copy
+    exists, so the copy carries none) and removed by :meth:`detach`.
     """
 
-    def __init__(self, student, fgd_losses, head_kd=None, head_kd_weight=0.0, teacher_assignment=False,
-                 cross_head=None, cross_head_weight=0.0):
+    def __init__(self, student, terms, teacher_assignment=False, teacher_head_size=None):
         super().__init__()
-        if (head_kd_weight > 0 or cross_head is not None) and head_kd is None:
-            raise ValueError("head output distillation (direct or cross-head) needs its loss: pass head_kd")
-        if teacher_assignment and not hasattr(student.head, "set_assignment_predictions"):
+        names = [t.name for t in terms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"distillation terms must have distinct names, got {names}")
+        if teacher_assignment and not hasattr(student.head, "assignment_from"):
             raise TypeError(f"teacher_assignment needs a TeacherAssignedHead, the student has a {type(student.head).__name__}")
-        self.teacher_assignment = bool(teacher_assignment)
         self.student = student
-        self.fgd_losses = nn.ModuleDict(fgd_losses)
-        self.head_kd = head_kd  # no parameters: the state dict is the same with and without it
-        self.head_kd_weight = float(head_kd_weight)
-        self.cross_head = cross_head
-        self.cross_head_weight = float(cross_head_weight)
-        self._tap = None
-        self._head_tap = None
-        self._branch_tap = None
+        self.terms = nn.ModuleDict({t.name: t for t in terms})
+        self.teacher_assignment = bool(teacher_assignment)
+        self.teacher_head_size = None if teacher_head_size is None else tuple(int(v) for v in teacher_head_size)
+        self.attached = False
+        # log decimals of every key the terms returned (filled by forward; the trainer's progress line)
+        self.log_decimals = {}
 
-    @property
-    def direct_head_kd(self):
-        """Whether the student's own head outputs are distilled (``head_kd_weight > 0``)."""
-        return self.head_kd is not None and self.head_kd_weight > 0
+    # ------------------------------------------------------------------ what is computed
+    def teacher_needs(self):
+        """The teacher outputs the terms (and the teacher assignment) read."""
+        needs = set().union(*(t.teacher_needs for t in self.terms.values())) if self.terms else set()
+        return needs | ({"head_outputs"} if self.teacher_assignment else set())
 
-    def attach_tap(self, tap, head_tap=None, branch_tap=None):
-        """Where the student's maps come from (a ``StudentTap``; ``None`` detaches), with direct
-        head distillation its head's logits (a ``HeadOutputTap``), with ``cross_head`` its head's
-        branch maps (a ``BranchTap``)."""
-        if tap is not None and self.direct_head_kd and head_tap is None:
-            raise RuntimeError("Distiller has head_kd: attach_tap() needs a HeadOutputTap too")
-        if tap is not None and self.cross_head is not None and branch_tap is None:
-            raise RuntimeError("Distiller has cross_head: attach_tap() needs a BranchTap too")
-        self._tap = tap
-        self._head_tap = head_tap
-        self._branch_tap = branch_tap
+    @torch.no_grad()
+    def teacher_targets(self, teacher, images):
+        """What the terms need from the teacher for ``images`` ``(N, 3, H, W)``.
 
-    def forward(self, inps, targets, teacher_feats, distill_weight=1.0, keep_graph_terms=False,
-                teacher_logits=None, teacher_branch_maps=None, teacher_head=None):
+        The teacher is put in eval mode first (every call: nothing may switch its BatchNorm to
+        batch statistics), runs without a graph, under the caller's autocast.
+
+        Args:
+            teacher: the frozen teacher (:class:`~yolox_fgd.distill.teacher.TeacherModel`).
+
+        Returns:
+            :class:`~yolox_fgd.distill.terms.TeacherTargets` holding only what is needed.
+        """
+        teacher.eval()
+        model, needs = teacher.model, self.teacher_needs()
+        fpn = model.backbone(images)
+        maps = {}
+        for term in self.terms.values():
+            if "maps" in term.teacher_needs and term.tap not in maps:
+                maps[term.tap] = maps_at_tap(model, fpn, term.tap, term.levels)
+        branch_maps = {} if "branch_maps" in needs else None
+        head_outputs = None
+        if "head_outputs" in needs:
+            size = self.teacher_head_size
+            if size is None or tuple(images.shape[-2:]) == size:
+                head_outputs = head_logits(model, fpn, branch_maps)
+            else:
+                outputs = head_logits(model, model.backbone(resize_images(images, size)))
+                head_outputs = resample_head_outputs(outputs, LEVEL_STRIDES, size, images.shape[-2:])
+        return TeacherTargets(maps, head_outputs, branch_maps, model.head if branch_maps is not None else None)
+
+    # ------------------------------------------------------------------ student hooks
+    def attach(self):
+        """Register every term's hooks on the student."""
+        for term in self.terms.values():
+            term.attach(self.student)
+        self.attached = True
+
+    def detach(self):
+        """Remove them."""
+        for term in self.terms.values():
+            term.detach()
+        self.attached = False
+
+    # ------------------------------------------------------------------ training forward
+    def forward(self, images, targets, teacher, weight=1.0, capture=None):
         """One training forward.
 
         Args:
-            inps: ``(N, 3, H, W)`` batch at the current multiscale size.
+            images: ``(N, 3, H, W)`` batch at the current multiscale size.
             targets: ``(N, M, 5)`` YOLOX targets in input pixels.
-            teacher_feats: ``{level: map}``, the teacher's maps at the same tap for the same batch.
-            distill_weight: factor on the FGD total (warm-up, decay, stop, calibration), a
-                Python float.
-            keep_graph_terms: also return ``graph_terms`` (for diagnostics): the detection loss
-                and every weighted term of every level as they enter ``total_loss``, with their
-                autograd graphs, and ``map_stats`` (``{level: FGDLoss.map_statistics}``).
+            teacher: :class:`~yolox_fgd.distill.terms.TeacherTargets` of the same batch.
+            weight: the schedule's factor on every term (a Python float).
+            capture: a :class:`~yolox_fgd.distill.terms.GraphCapture` for diagnostics, or ``None``.
 
         Returns:
-            YOLOX's loss dict with ``total_loss`` = detection + ``distill_weight`` * FGD, plus
-            ``fgd_loss`` (weighted FGD total), per level ``fgd_loss_<lvl>`` and the unweighted
-            terms ``fgd_fg_<lvl>``, ``fgd_bg_<lvl>``, ``fgd_attention_<lvl>``, ``fgd_rela_<lvl>``, and
-            per term the weighted sum over levels before ``distill_weight``,
-            ``fgd_weighted_<term>`` (what the loss calibration measures); with ``head_kd``
-            (``teacher_logits``: ``{level: (obj, cls, reg)}``, :func:`~yolox_fgd.distill.features.head_logits`)
-            also ``head_kd_obj``, ``head_kd_cls``, ``head_kd_box`` if the boxes are distilled
-            (unweighted) and ``head_kd_loss`` (weighted, times ``distill_weight``), added to
-            ``total_loss``; with ``cross_head`` (``teacher_branch_maps`` ``{level: (cls, reg)}`` and
-            ``teacher_head``, the teacher's ``YOLOXHead``, too) the same keys as ``crosskd_*``.
+            YOLOX's loss dict, ``total_loss`` = detection + the terms' weighted losses (in term
+            order), each term's ``<name>_loss`` and its named terms; every value a scalar.
         """
-        if self._tap is None:
-            raise RuntimeError("Distiller.attach_tap() was not called: no student features to distil")
+        if not self.attached:
+            raise RuntimeError("Distiller.attach() was not called: no student outputs to distil")
+        if self.teacher_assignment and teacher.head_outputs is None:
+            raise ValueError("Distiller has teacher_assignment: the teacher targets hold no head outputs")
+        assignment = contextlib.nullcontext()
         if self.teacher_assignment:
-            if teacher_logits is None:
-                raise ValueError("Distiller has teacher_assignment: pass the teacher's head logits (teacher_logits)")
-            self.student.head.set_assignment_predictions(flatten_head_outputs(teacher_logits, LEVEL_STRIDES))
-        outputs = self.student(inps, targets)
-        student_feats = self._tap.pop()
-        input_size = (int(inps.shape[2]), int(inps.shape[3]))
-        fgd_total = 0.0
-        weighted = {key: 0.0 for key in TERMS}
-        graph_terms = {"detection": outputs["total_loss"]} if keep_graph_terms else None
-        map_stats = {} if keep_graph_terms else None
-        for name, loss_fn in self.fgd_losses.items():
-            terms = loss_fn(student_feats[name], teacher_feats[name], targets, input_size)
-            fgd_total = fgd_total + terms["loss"]
-            outputs[f"fgd_loss_{name}"] = terms["loss"].detach()
-            for key in TERMS:
-                outputs[f"fgd_{key}_{name}"] = terms[key].detach()
-                weighted[key] = weighted[key] + terms[f"weighted_{key}"].detach()
-                if keep_graph_terms:
-                    graph_terms[f"{key}_{name}"] = terms[f"weighted_{key}"] * distill_weight
-            if keep_graph_terms:
-                map_stats[name] = loss_fn.map_statistics(student_feats[name], teacher_feats[name])
-        for key in TERMS:
-            outputs[f"fgd_weighted_{key}"] = weighted[key]
-        fgd_total = fgd_total * distill_weight
-        outputs["fgd_loss"] = fgd_total.detach() if hasattr(fgd_total, "detach") else fgd_total
-        outputs["total_loss"] = outputs["total_loss"] + fgd_total
-        if self.head_kd is not None and teacher_logits is None:
-            raise ValueError("Distiller has head_kd: pass the teacher's head logits (teacher_logits)")
-        if self.direct_head_kd:
-            self.add_head_kd(outputs, graph_terms, "head_kd", self._head_tap.pop(), teacher_logits,
-                             self.head_kd_weight * distill_weight)
-        if self.cross_head is not None:
-            if teacher_branch_maps is None or teacher_head is None:
-                raise ValueError("Distiller has cross_head: pass teacher_branch_maps and teacher_head")
-            crossed = self.cross_head(self._branch_tap.pop(), teacher_branch_maps, teacher_head)
-            self.add_head_kd(outputs, graph_terms, "crosskd", crossed, teacher_logits,
-                             self.cross_head_weight * distill_weight)
-        if keep_graph_terms:
-            outputs["graph_terms"] = graph_terms
-            outputs["map_stats"] = map_stats
+            assignment = self.student.head.assignment_from(flatten_head_outputs(teacher.head_outputs, LEVEL_STRIDES))
+        with assignment:
+            outputs = self.student(images, targets)
+        if capture is not None:
+            capture.terms["detection"] = outputs["total_loss"]
+        input_size = (int(images.shape[2]), int(images.shape[3]))
+        for term in self.terms.values():
+            loss, logs = term(targets, input_size, teacher, outputs, weight, capture)
+            for key, value in logs.items():
+                outputs[key] = value
+                self.log_decimals[key] = term.log_decimals
+            key = f"{term.name}_loss"
+            outputs[key] = loss.detach() if hasattr(loss, "detach") else loss
+            self.log_decimals[key] = term.log_decimals
+            outputs["total_loss"] = outputs["total_loss"] + loss
         return outputs
 
-    def add_head_kd(self, outputs, graph_terms, prefix, predictions, teacher_logits, weight):
-        """``head_kd``'s loss of ``predictions`` against the teacher's, times ``weight``, into
-        ``total_loss``; its terms logged as ``<prefix>_obj|cls|box`` and ``<prefix>_loss``."""
-        kd = self.head_kd(predictions, teacher_logits)
-        kd_total = kd["loss"] * weight
-        for key in ("obj", "cls", "box"):
-            if key in kd:
-                outputs[f"{prefix}_{key}"] = kd[key].detach()
-        outputs[f"{prefix}_loss"] = kd_total.detach()
-        outputs["total_loss"] = outputs["total_loss"] + kd_total
-        if graph_terms is not None:
-            graph_terms[prefix] = kd_total
+    # ------------------------------------------------------------------ optimizer, checkpoint, messages
+    def param_groups(self):
+        """``[(module, lr_mult)]``: the student at 1, then each term with parameters at its
+        ``lr_mult``; together every trainable parameter of the Distiller (the optimizer's
+        builder, ``FGDExp.get_optimizer``, checks that each is in exactly one group)."""
+        parts = [(self.student, 1.0)]
+        parts += [(term, float(term.lr_mult)) for term in self.terms.values()
+                  if any(p.requires_grad for p in term.parameters())]
+        return parts
+
+    def checkpoint_state(self):
+        """The terms' checkpoint entries (``fgd``, ``fgd_calibration``, ``cross_head`` ...)."""
+        state = {}
+        for term in self.terms.values():
+            state.update(term.checkpoint_state())
+        return state
+
+    def load_checkpoint_state(self, ckpt):
+        """Restore the terms from a checkpoint dict (ValueError naming what is missing)."""
+        for term in self.terms.values():
+            term.load_checkpoint_state(ckpt)
+
+    def divergence_hint(self):
+        """What to lower when training diverges, besides the learning rate."""
+        hints = [t.divergence_hint for t in self.terms.values() if t.divergence_hint]
+        return " or ".join(hints)

@@ -1,9 +1,11 @@
-"""The factor on the distillation loss at each iteration: warm-up, decay, stop, calibration.
+"""The factor on the distillation at each iteration, and FGD's loss calibration.
 
-``weight(i) = warmup(i) * decay(i) * stopped(i) * calibration``, a Python float computed from the
-iteration count alone (no host synchronisation), so ``--resume`` reproduces it exactly.
+:class:`DistillWeight` scales every distillation term (FGD, head outputs, cross-head):
+``weight(i) = warmup(i) * decay(i) * stopped(i) * mosaic_free(i)``, a Python float computed from
+the iteration count alone (no host synchronisation), so ``--resume`` reproduces it exactly. The
+experiment's ``distill_*`` options set it.
 
-* warm-up: linear from ``1/W`` to 1 over the first ``W`` iterations (``fgd_warmup_iters``);
+* warm-up: linear from ``1/W`` to 1 over the first ``W`` iterations (``distill_warmup_iters``);
 * decay ``"cosine"``: from 1 at the first iteration to ``final`` at the last,
   ``final + (1 - final) * (1 + cos(pi * i / (I - 1))) / 2`` (YOLOv6 ``loss_distill.py`` decays
   1 -> 0.01, DAMO-YOLO 1 -> 0.1, both per epoch; here per iteration);
@@ -12,12 +14,14 @@ iteration count alone (no host synchronisation), so ``--resume`` reproduces it e
   YOLOX closes mosaic, ``max_epoch - no_aug_epochs``) on: StopDistillHook stops there (factor 0,
   the stage-2 switch of mmyolo's RTMDet distillation); a factor above 1 weighs the teacher more
   where the images look like the test images (docs/fgd_on_yolox.md, section 14);
-* calibration: the scale :class:`LossCalibration` fixes after its first ``K`` iterations
-  (0 during them, 1 without calibration).
+
+:class:`LossCalibration` (``fgd_calibrate_iters``) scales FGD's terms only: it measures them and
+fixes their scale (0 while it measures, 1 without calibration).
 """
 import math
 
 import torch
+import torch.distributed as dist
 from loguru import logger
 
 __all__ = ["DistillWeight", "LossCalibration", "TERMS"]
@@ -26,7 +30,7 @@ TERMS = ("fg", "bg", "attention", "rela")  # Eq. 7 (fg, bg), Eq. 8, Eq. 10
 
 
 class DistillWeight:
-    """Factor on the FGD total at an iteration.
+    """Factor on every distillation term at an iteration.
 
     Args:
         iters_per_epoch: iterations per epoch.
@@ -53,7 +57,7 @@ class DistillWeight:
         self.stop_epoch = stop_epoch
         self.no_aug_epoch, self.no_aug_factor = no_aug_epoch, float(no_aug_factor)
 
-    def __call__(self, progress_iter, calibration=1.0):
+    def __call__(self, progress_iter):
         """The factor for the iteration with 0-based index ``progress_iter``."""
         epoch = progress_iter // self.iters_per_epoch + 1
         if self.stop_epoch is not None and epoch >= self.stop_epoch:
@@ -66,7 +70,7 @@ class DistillWeight:
         if self.decay == "cosine":
             t = min(1.0, progress_iter / max(1, self.total_iters - 1))
             w *= self.decay_final + (1 - self.decay_final) * 0.5 * (1 + math.cos(math.pi * t))
-        return w * calibration
+        return w
 
 
 class LossCalibration:
@@ -74,12 +78,13 @@ class LossCalibration:
     smallest distillation loss scale is similar to the original classification loss or
     regression loss"; keep the ratios between the FGD weights and change them together).
 
-    Over the first ``iters`` iterations (trained with FGD weight 0) it averages YOLOX's
-    ``cls_loss`` and ``iou_loss`` and each weighted FGD term summed over the levels
-    (``fgd_weighted_<term>``), on the device, without host synchronisation. After the last one,
-    ``scale = min(cls, iou) / min_term(mean weighted term)`` is read once, logged and fixed.
-    Its state goes into the checkpoint, so a resumed run continues with the same scale (or the
-    same partial sums).
+    Over the first ``iters`` iterations (trained with FGD's factor 0; the other distillation
+    terms are not touched) it averages YOLOX's ``cls_loss`` and ``iou_loss`` and each weighted FGD
+    term summed over the levels, on the device, without host synchronisation. After the last one,
+    ``scale = min(cls, iou) / min_term(mean weighted term)`` is read once, logged and fixed; it
+    multiplies FGD's terms only. Under torch.distributed the sums are all-reduced first, so every
+    rank fixes the same scale. Its state goes into the checkpoint, so a resumed run continues with
+    the same scale (or the same partial sums).
     """
 
     def __init__(self, iters):
@@ -93,33 +98,47 @@ class LossCalibration:
         return self.scale is not None
 
     def factor(self):
-        """Multiplier of the FGD weight: 0 while measuring, then the scale."""
+        """Multiplier of FGD's terms: 0 while measuring, then the scale."""
         return 0.0 if self.scale is None else self.scale
 
-    def update(self, outputs):
-        """Accumulate one iteration's loss dict (no-op once the scale is fixed)."""
+    def update(self, cls_loss, iou_loss, weighted):
+        """Accumulate one iteration (no-op once the scale is fixed).
+
+        Args:
+            cls_loss, iou_loss: YOLOX's detection terms of the iteration (scalars).
+            weighted: ``{term: scalar}``, each FGD term (:data:`TERMS`) weighted and summed over
+                the levels, before any factor.
+        """
         if self.done:
             return
-        keys = ("cls_loss", "iou_loss") + tuple(f"fgd_weighted_{t}" for t in TERMS)
-        values = torch.stack([torch.as_tensor(outputs[k]).detach().float().reshape(()) for k in keys])
+        parts = [cls_loss, iou_loss] + [weighted[t] for t in TERMS]
+        values = torch.stack([torch.as_tensor(v).detach().float().reshape(()) for v in parts])
         self.sums = values if self.sums is None else self.sums + values
         self.count += 1
         if self.count >= self.iters:
             self.finish()
 
     def finish(self):
-        means = (self.sums / self.count).tolist()  # the one host read of the calibration
+        sums, count = self.sums, self.count
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # every rank fixes the scale from all ranks' batches (else each its own, and a resume
+            # restores rank 0's everywhere)
+            device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+            sums = sums.to(device)
+            dist.all_reduce(sums)
+            count = count * dist.get_world_size()
+        means = (sums / count).tolist()  # the one host read of the calibration
         det = dict(zip(("cls_loss", "iou_loss"), means[:2]))
         terms = dict(zip(TERMS, means[2:]))
         smallest = min(terms, key=lambda k: terms[k] if terms[k] > 0 else math.inf)
         if not terms[smallest] > 0 or not math.isfinite(terms[smallest]):
             raise FloatingPointError(
-                f"FGD loss calibration: no positive weighted FGD term after {self.count} iterations "
+                f"FGD loss calibration: no positive weighted FGD term after {count} iterations "
                 f"(means {terms}); set fgd_calibrate_iters 0 or check the FGD weights")
         target = min(det.values())
         self.scale = target / terms[smallest]
         logger.info(
-            f"FGD loss calibration over {self.count} iterations: cls_loss {det['cls_loss']:.4g}, "
+            f"FGD loss calibration over {count} iterations: cls_loss {det['cls_loss']:.4g}, "
             f"iou_loss {det['iou_loss']:.4g}; weighted FGD terms " +
             ", ".join(f"{k} {v:.4g}" for k, v in terms.items()) +
             f"; smallest is {smallest}: all four weights scaled by {self.scale:.4g}"

@@ -10,7 +10,21 @@ import torch
 
 from .base_exp import Exp
 
-__all__ = ["FGDExp"]
+__all__ = ["FGDExp", "RENAMED_OPTIONS"]
+
+# options renamed when the distillation schedule became distillation-wide (issue 29): the old
+# name on the command line or in an experiment file is refused with the new one
+RENAMED_OPTIONS = {
+    "fgd_warmup_iters": "distill_warmup_iters", "fgd_decay": "distill_decay",
+    "fgd_decay_final": "distill_decay_final", "fgd_stop_epoch": "distill_stop_epoch",
+    "fgd_no_aug_factor": "distill_no_aug_factor", "fgd_diagnostics_interval": "distill_diagnostics_interval",
+}
+
+
+def renamed_option_error(old):
+    """The ValueError for a renamed option ``old``."""
+    return ValueError(f"option {old!r} is now {RENAMED_OPTIONS[old]!r} (it scales all distillation, not FGD "
+                      f"alone): write {RENAMED_OPTIONS[old]} instead")
 
 
 class FGDExp(Exp):
@@ -47,9 +61,6 @@ class FGDExp(Exp):
         self.fgd_attention = "teacher"
         # per-level overrides, e.g. {"p5": {"alpha": 1e-3, "beta": 5e-4}}
         self.fgd_level_overrides = {}
-        # linear ramp of the FGD weight from 0 to 1 over this many iterations (0: none, as the paper)
-        self.fgd_warmup_iters = 0
-
         # ---------------- remedies (issue 11, docs/fgd_on_yolox.md); off = the paper ---------------- #
         # standardise both maps per channel over (N, H, W) before every term (PKD, NeurIPS 2022)
         self.fgd_feature_norm = False
@@ -61,24 +72,28 @@ class FGDExp(Exp):
         # learning-rate multiplier of the FGD modules (projections, GcBlocks) against the student's
         # (mmcv's paramwise lr_mult); 1: one optimizer over both, as the official code
         self.fgd_modules_lr_mult = 1.0
-        # the FGD maintainer's rule (yzd-v/FGD#11): over the first K iterations (FGD weight 0)
-        # measure the terms, then scale all four weights together so that the smallest weighted
-        # term equals the smaller of the classification and IoU losses; 0: off
+        # the FGD maintainer's rule (yzd-v/FGD#11): over the first K iterations (FGD's factor 0)
+        # measure FGD's terms, then scale all four weights together so that the smallest weighted
+        # term equals the smaller of the classification and IoU losses; scales FGD only; 0: off
         self.fgd_calibrate_iters = 0
-        # decay of the FGD weight over training: None or "cosine" (YOLOv6, DAMO-YOLO) from 1 to
-        # fgd_decay_final at the last iteration
-        self.fgd_decay = None
-        self.fgd_decay_final = 0.01
+
+        # ---------------- schedule of all distillation (FGD, head outputs, cross-head) ---------------- #
+        # linear ramp of the distillation weight from 0 to 1 over this many iterations (0: none)
+        self.distill_warmup_iters = 0
+        # decay over training: None or "cosine" (YOLOv6, DAMO-YOLO) from 1 to distill_decay_final
+        # at the last iteration
+        self.distill_decay = None
+        self.distill_decay_final = 0.01
         # no distillation from this epoch on, 1-based (mmyolo's StopDistillHook); None: never
-        self.fgd_stop_epoch = None
-        # the factor times this from the epoch YOLOX closes mosaic on (max_epoch - no_aug_epochs,
+        self.distill_stop_epoch = None
+        # the weight times this from the epoch YOLOX closes mosaic on (max_epoch - no_aug_epochs,
         # 1-based); 0 is mmyolo's StopDistillHook at RTMDet's stage switch; 1: off
-        self.fgd_no_aug_factor = 1.0
+        self.distill_no_aug_factor = 1.0
+
         # beside FGD, not in the paper: distillation of the head's objectness and class logits
         # (binary KL to the teacher's probabilities, classes weighted by the teacher's objectness;
-        # Hinton et al. 2015, yolox_fgd/losses/head_kd.py), with this weight; 0: off. The factor
-        # on FGD (warm-up, decay, stop, and the calibration's factor, 0 while it measures)
-        # multiplies it too
+        # Hinton et al. 2015, yolox_fgd/losses/head_kd.py), with this weight; 0: off. The
+        # distillation schedule (distill_*) multiplies it
         self.head_kd_weight = 0.0
         # with head_kd_weight > 0: weight of the boxes in it (the student's box regression learns
         # the teacher's boxes, GIoU loss weighted by the teacher's objectness: LD's localisation
@@ -95,26 +110,42 @@ class FGDExp(Exp):
         # the head outputs it distils: every batch resized to it, the outputs resampled to the
         # student's grid (Qi et al., CVPR 2021, multi-scale aligned distillation;
         # yolox_fgd/distill/resample.py); a multiscale batch otherwise reaches the teacher at
-        # sizes it was not made for. None: the batch as the student sees it
+        # sizes it was not made for; teacher_assignment reads the same outputs. None: the batch as
+        # the student sees it
         self.head_kd_teacher_size = None
         # beside FGD, not in the paper: the student's SimOTA label assignment computed from the
         # teacher's predictions instead of its own (Label Assignment Distillation, Nguyen et al.,
         # WACV 2022; yolox_fgd/models/teacher_assigned_head.py); the loss stays the student's.
-        # Not with batched_assignment. The FGD factor (warm-up, decay, stop) does not act on it
+        # Not with batched_assignment. The distillation schedule does not act on it
         self.teacher_assignment = False
         # beside FGD, not in the paper: cross-head distillation (CrossKD, Wang et al., CVPR 2024;
         # yolox_fgd/distill/cross_head.py): the student's head maps after the first conv of each
         # branch go on through the teacher's head (a 1x1 projection to its channels, standardised to
         # its statistics), and those predictions learn the teacher's with the head output
-        # distillation's loss (its box weight, weighting and temperature), with this weight; 0: off.
-        # The FGD factor (warm-up, decay, stop) multiplies it too
+        # distillation's loss, with this weight; 0: off. The distillation schedule multiplies it
         self.crosskd_weight = 0.0
-        # log gradient norms, map RMS and attention entropies every N iterations (0: off);
-        # written to diagnostics.jsonl (costs one backward per term on those iterations)
-        self.fgd_diagnostics_interval = 0
+        # the cross-head loss's box weight, box weighting and temperature (as head_kd_*'s, for
+        # the cross-head predictions)
+        self.crosskd_box_weight = 0.0
+        self.crosskd_box_weighting = "objectness"
+        self.crosskd_temperature = 1.0
+        # log gradient norms of every distillation term against the detection loss's, map RMS and
+        # attention entropies every N iterations (0: off); written to diagnostics.jsonl (costs one
+        # backward per term on those iterations)
+        self.distill_diagnostics_interval = 0
 
     # ------------------------------------------------------------------ checks
+    def merge(self, cfg_list):
+        """``key value`` options; a renamed option's old name is refused with its new one."""
+        for key in list(cfg_list or [])[0::2]:
+            if key in RENAMED_OPTIONS:
+                raise renamed_option_error(key)
+        super().merge(cfg_list)
+
     def check_config(self):
+        for old in RENAMED_OPTIONS:
+            if old in vars(self):
+                raise renamed_option_error(old)
         super().check_config()
         from ..distill.features import PAFPN_LEVELS
         from ..losses import ATTENTION_VARIANTS, FG_NORM_VARIANTS
@@ -135,8 +166,6 @@ class FGDExp(Exp):
             raise ValueError(f"fgd_fg_norm={self.fgd_fg_norm!r} must be one of {FG_NORM_VARIANTS}")
         if self.fgd_attention not in ATTENTION_VARIANTS:
             raise ValueError(f"fgd_attention={self.fgd_attention!r} must be one of {ATTENTION_VARIANTS}")
-        if self.fgd_warmup_iters < 0:
-            raise ValueError(f"fgd_warmup_iters must be >= 0, got {self.fgd_warmup_iters}")
         if self.fgd_channel_ref is not None and self.fgd_channel_ref <= 0:
             raise ValueError(f"fgd_channel_ref must be a positive channel count or None, got {self.fgd_channel_ref}")
         if self.fgd_projector not in PROJECTORS:
@@ -145,23 +174,24 @@ class FGDExp(Exp):
             raise ValueError(f"fgd_modules_lr_mult must be positive, got {self.fgd_modules_lr_mult}")
         if self.fgd_calibrate_iters < 0:
             raise ValueError(f"fgd_calibrate_iters must be >= 0, got {self.fgd_calibrate_iters}")
-        if self.fgd_decay not in (None, "cosine"):
-            raise ValueError(f"fgd_decay must be None or 'cosine', got {self.fgd_decay!r}")
-        if not 0 <= self.fgd_decay_final <= 1:
-            raise ValueError(f"fgd_decay_final must be in [0, 1], got {self.fgd_decay_final}")
-        if self.fgd_stop_epoch is not None and not 1 <= self.fgd_stop_epoch <= self.max_epoch + 1:
-            raise ValueError(f"fgd_stop_epoch must be None or in 1..max_epoch+1 ({self.max_epoch + 1}), "
-                             f"got {self.fgd_stop_epoch}")
-        if not self.fgd_no_aug_factor >= 0:
-            raise ValueError(f"fgd_no_aug_factor must be >= 0 (1: off, 0: no distillation without mosaic), "
-                             f"got {self.fgd_no_aug_factor}")
+        if self.distill_warmup_iters < 0:
+            raise ValueError(f"distill_warmup_iters must be >= 0, got {self.distill_warmup_iters}")
+        if self.distill_decay not in (None, "cosine"):
+            raise ValueError(f"distill_decay must be None or 'cosine', got {self.distill_decay!r}")
+        if not 0 <= self.distill_decay_final <= 1:
+            raise ValueError(f"distill_decay_final must be in [0, 1], got {self.distill_decay_final}")
+        if self.distill_stop_epoch is not None and not 1 <= self.distill_stop_epoch <= self.max_epoch + 1:
+            raise ValueError(f"distill_stop_epoch must be None or in 1..max_epoch+1 ({self.max_epoch + 1}), "
+                             f"got {self.distill_stop_epoch}")
+        if not self.distill_no_aug_factor >= 0:
+            raise ValueError(f"distill_no_aug_factor must be >= 0 (1: off, 0: no distillation without mosaic), "
+                             f"got {self.distill_no_aug_factor}")
         if not self.head_kd_weight >= 0:
             raise ValueError(f"head_kd_weight must be >= 0 (0: off), got {self.head_kd_weight}")
-        if not self.head_kd_box_weight >= 0:
-            raise ValueError(f"head_kd_box_weight must be >= 0 (0: off), got {self.head_kd_box_weight}")
-        if not self.head_kd_temperature > 0:
-            raise ValueError(f"head_kd_temperature must be > 0 (1: the probabilities as they are), "
-                             f"got {self.head_kd_temperature}")
+        for prefix in ("head_kd", "crosskd"):
+            if not getattr(self, f"{prefix}_temperature") > 0:
+                raise ValueError(f"{prefix}_temperature must be > 0 (1: the probabilities as they are), "
+                                 f"got {getattr(self, f'{prefix}_temperature')}")
         if self.teacher_assignment not in (True, False):
             raise ValueError(f"teacher_assignment must be True or False, got {self.teacher_assignment!r}")
         if self.teacher_assignment and self.batched_assignment:
@@ -182,18 +212,22 @@ class FGDExp(Exp):
 
         from ..losses.head_kd import BOX_WEIGHTINGS
 
-        if self.head_kd_box_weighting not in BOX_WEIGHTINGS:
-            raise ValueError(f"head_kd_box_weighting={self.head_kd_box_weighting!r} must be one of {BOX_WEIGHTINGS}")
         if not self.crosskd_weight >= 0:
             raise ValueError(f"crosskd_weight must be >= 0 (0: off), got {self.crosskd_weight}")
-        if self.head_kd_box_weight > 0 and not (self.head_kd_weight > 0 or self.crosskd_weight > 0):
-            raise ValueError(f"head_kd_box_weight {self.head_kd_box_weight} weighs the boxes inside the head output "
-                             "distillation, which is off (head_kd_weight 0, crosskd_weight 0): set one of them > 0 too")
+        for prefix, what in (("head_kd", "head output distillation"), ("crosskd", "cross-head distillation")):
+            weighting, box_weight = getattr(self, f"{prefix}_box_weighting"), getattr(self, f"{prefix}_box_weight")
+            if weighting not in BOX_WEIGHTINGS:
+                raise ValueError(f"{prefix}_box_weighting={weighting!r} must be one of {BOX_WEIGHTINGS}")
+            if not box_weight >= 0:
+                raise ValueError(f"{prefix}_box_weight must be >= 0 (0: off), got {box_weight}")
+            if box_weight > 0 and not getattr(self, f"{prefix}_weight") > 0:
+                raise ValueError(f"{prefix}_box_weight {box_weight} weighs the boxes inside the {what}, which is "
+                                 f"off ({prefix}_weight 0): set {prefix}_weight > 0 too")
         if self.crosskd_weight > 0 and self.head_kd_teacher_size is not None:
             raise ValueError("crosskd_weight runs the teacher's head on the student's maps, of the student's input "
                              "size: it does not combine with head_kd_teacher_size; set one of them off")
-        if self.fgd_diagnostics_interval < 0:
-            raise ValueError(f"fgd_diagnostics_interval must be >= 0, got {self.fgd_diagnostics_interval}")
+        if self.distill_diagnostics_interval < 0:
+            raise ValueError(f"distill_diagnostics_interval must be >= 0, got {self.distill_diagnostics_interval}")
 
     def check_before_launch(self, args):
         """Fail before any process starts when the teacher checkpoint is missing."""
@@ -229,13 +263,18 @@ class FGDExp(Exp):
         return super().head_class()
 
     def get_teacher_exp(self):
-        """The teacher's experiment, from ``teacher_exp`` (a YOLOX name or an experiment file)."""
+        """The teacher's experiment, from ``teacher_exp``: an experiment file (its own
+        ``num_classes``), or a YOLOX name (``"yolox-l"``), which takes this experiment's
+        ``num_classes`` (YOLOX's named experiments say 80, COCO's; a teacher trained on another
+        dataset with YOLOX's recipe needs no file of its own)."""
         from .build import load_exp
 
         name = self.teacher_exp
         if name.endswith(".py") or os.path.sep in name:
             return load_exp(exp_file=name)
-        return load_exp(exp_name=name)
+        exp = load_exp(exp_name=name)
+        exp.num_classes = self.num_classes
+        return exp
 
     def get_teacher(self, device="cpu"):
         """The frozen teacher (:class:`yolox_fgd.distill.teacher.TeacherModel`), loaded from
@@ -252,63 +291,60 @@ class FGDExp(Exp):
         return {lvl: FGDLoss(student_channels[lvl], teacher_channels[lvl], **self.fgd_params(lvl))
                 for lvl in self.fgd_levels}
 
-    def get_distiller(self, teacher):
-        """The student (``get_model()``) and its FGD modules as one module (cached)."""
-        from ..distill.distiller import Distiller
-        from ..distill.features import tap_channels
+    def get_distill_terms(self, student, teacher):
+        """The distillation terms that are on, in the order they add to the loss: FGD (always),
+        the head output distillation (``head_kd_weight > 0``), the cross-head distillation
+        (``crosskd_weight > 0``); sized from the two models' declared channels.
 
-        if getattr(self, "distiller", None) is None:
-            from ..losses.head_kd import HeadKDLoss
-
-            student = self.get_model()
-            head_kd = cross_head = None
-            if self.head_kd_weight > 0 or self.crosskd_weight > 0:
-                head_kd = HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting)
-            if self.crosskd_weight > 0:
-                from ..distill.cross_head import CrossHead, branch_channels
-
-                cross_head = CrossHead(branch_channels(student), branch_channels(teacher.model))
-            self.distiller = Distiller(student, self.get_fgd_losses(
-                tap_channels(student, self.fgd_tap), tap_channels(teacher.model, self.fgd_tap)),
-                head_kd=head_kd, head_kd_weight=self.head_kd_weight, teacher_assignment=self.teacher_assignment,
-                cross_head=cross_head, cross_head_weight=self.crosskd_weight)
-        return self.distiller
-
-    def get_optimizer(self, batch_size):
-        """SGD over the student and the FGD modules with YOLOX's groups and settings.
-
-        With ``fgd_modules_lr_mult != 1`` the FGD modules (projections and GcBlocks) get their own
-        three groups, each with ``lr_mult`` (the trainer sets ``lr * lr_mult`` every iteration;
-        mmcv's ``paramwise_cfg`` ``lr_mult``): their gradient is proportional to the FGD weights,
-        so at small weights they barely learn and the student is pulled towards a projection that
-        does not fit the teacher (docs/fgd_on_yolox.md, section 8).
+        Args:
+            student: the student YOLOX model; teacher: the teacher's YOLOX model.
         """
-        if "optimizer" not in self.__dict__:
-            distiller = getattr(self, "distiller", None)
-            lr = self.warmup_lr if self.warmup_epochs > 0 else self.basic_lr_per_img * batch_size
-            from ..models.param_groups import param_groups
+        from ..distill.features import tap_channels
+        from ..distill.terms import CrossHeadTerm, FGDTerm, HeadOutputTerm
+        from ..losses.head_kd import HeadKDLoss
 
-            if distiller is None:
-                parts = [(self.model, 1.0)]
-            elif self.fgd_modules_lr_mult == 1:
-                parts = [(distiller, 1.0)]
-            else:
-                parts = [(distiller.student, 1.0), (distiller.fgd_losses, float(self.fgd_modules_lr_mult))]
-                if distiller.cross_head is not None:
-                    parts.append((distiller.cross_head, 1.0))
-            optimizer = None
-            for module, mult in parts:
-                no_decay, decay, biases = param_groups(module)
-                for params, extra in ((no_decay, {}), (decay, {"weight_decay": self.weight_decay}), (biases, {})):
-                    group = {"params": params, "lr": lr * mult, **extra}
-                    if mult != 1:
-                        group["lr_mult"] = mult
-                    if optimizer is None:
-                        optimizer = torch.optim.SGD([group], lr=lr, momentum=self.momentum, nesterov=True)
-                    else:
-                        optimizer.add_param_group(group)
-            self.optimizer = optimizer
-        return self.optimizer
+        fgd = self.get_fgd_losses(tap_channels(student, self.fgd_tap), tap_channels(teacher, self.fgd_tap))
+        terms = [FGDTerm(fgd, self.fgd_tap, self.fgd_calibrate_iters, self.fgd_modules_lr_mult)]
+        if self.head_kd_weight > 0:
+            loss = HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting)
+            terms.append(HeadOutputTerm(loss, self.head_kd_weight))
+        if self.crosskd_weight > 0:
+            from ..distill.cross_head import CrossHead, branch_channels
+
+            loss = HeadKDLoss(self.crosskd_box_weight, self.crosskd_temperature, self.crosskd_box_weighting)
+            terms.append(CrossHeadTerm(CrossHead(branch_channels(student), branch_channels(teacher)), loss,
+                                       self.crosskd_weight))
+        return terms
+
+    def get_distiller(self, teacher):
+        """The student (``get_model()``) and its distillation terms as one module (a new one at
+        every call; the student is YOLOX's cached model).
+
+        Args:
+            teacher: the frozen teacher (:class:`~yolox_fgd.distill.teacher.TeacherModel`).
+        """
+        from ..distill.distiller import Distiller
+
+        student = self.get_model()
+        return Distiller(student, self.get_distill_terms(student, teacher.model),
+                         teacher_assignment=self.teacher_assignment, teacher_head_size=self.head_kd_teacher_size)
+
+    def get_optimizer(self, batch_size, module=None):
+        """SGD with YOLOX's groups and settings over ``module``, the trained module (default:
+        ``self.model``, the student alone); a :class:`~yolox_fgd.distill.distiller.Distiller`
+        gives its parts and their learning-rate multiples (``param_groups()``): the FGD modules'
+        ``fgd_modules_lr_mult`` (mmcv's ``paramwise_cfg`` ``lr_mult``: their gradient is
+        proportional to the FGD weights, so at small weights they barely learn and the student is
+        pulled towards a projection that does not fit the teacher, docs/fgd_on_yolox.md
+        section 8). Consecutive parts of one multiple share YOLOX's three groups.
+        """
+        from ..models.param_groups import sgd_param_groups
+
+        module = self.model if module is None else module
+        parts = module.param_groups() if hasattr(module, "param_groups") else [(module, 1.0)]
+        lr = self.warmup_lr if self.warmup_epochs > 0 else self.basic_lr_per_img * batch_size
+        groups = sgd_param_groups(parts, lr, self.weight_decay)
+        return torch.optim.SGD(groups, lr=lr, momentum=self.momentum, nesterov=True)
 
     def get_trainer(self, args):
         from ..core.fgd_trainer import FGDTrainer

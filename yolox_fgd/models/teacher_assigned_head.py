@@ -12,6 +12,8 @@ What stays the student's: every loss term, and the IoU in YOLOX's IoU-aware clas
 (``one_hot * IoU``) is the IoU of the student's own predicted box with its assigned box, as
 YOLOX's loss defines it. Same parameters and forward as ``YOLOXHead``: checkpoints are YOLOX's.
 """
+import contextlib
+
 import torch
 from yolox.models import YOLOXHead
 from yolox.utils import bboxes_iou
@@ -54,6 +56,16 @@ class TeacherAssignedHead(YOLOXHead):
         """``preds``: ``(N, A, 5 + C)`` from :func:`flatten_head_outputs` (the teacher's, for the
         batch of the next forward), or ``None``."""
         self._assignment_preds = preds
+
+    @contextlib.contextmanager
+    def assignment_from(self, preds):
+        """The training forward inside this block assigns labels from ``preds``
+        (:meth:`set_assignment_predictions`); nothing of them stays after it."""
+        self.set_assignment_predictions(preds)
+        try:
+            yield self
+        finally:
+            self._assignment_preds = None
 
     def get_losses(self, imgs, x_shifts, y_shifts, expanded_strides, labels, outputs, origin_preds, dtype):
         preds = self._assignment_preds

@@ -22,7 +22,7 @@ def plot_diagnostics(records, path, title="FGD diagnostics"):
     import matplotlib.pyplot as plt
 
     if not records:
-        raise ValueError("no diagnostics records to plot: train with fgd_diagnostics_interval N")
+        raise ValueError("no diagnostics records to plot: train with distill_diagnostics_interval N")
     levels = list(records[0]["maps"])
     its = [r["iter"] for r in records]
     rows = 4 if all("grad_cos" in r for r in records) else 3
