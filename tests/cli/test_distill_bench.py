@@ -1,9 +1,9 @@
-"""tools/distill_bench.py at a tiny size: arms x seeds, reuse and resume, table, plot, JSON."""
+"""tools/distill_bench.py at a tiny size: arms x seeds, reuse and resume, table, plot, JSON,
+--from-mosaic end to end, the benchmark's defaults. The parts are tested in tests/bench/."""
 import json
 import os
 import shutil
 
-import pytest
 import torch
 
 from tests.conftest import REPO, TINY_EXP, TINY_FGD_EXP, TINY_TEACHER_EXP, run_tool
@@ -20,8 +20,9 @@ def bench(tmp_path, teacher_ckpt, *extra):
 def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny_teacher_ckpt):
     """Two arms x two seeds train once each; the JSON holds each run's final AP (the last line of
     its metrics.jsonl, in percent), means, standard deviations and the gap closed against the
-    baseline arm; the table has one row per arm; a second call reuses every run (and makes no ETA
-    from them), and a run whose done marker is gone is resumed, not restarted."""
+    baseline arm, and the benchmark's split statistics; the table has one row per arm; a second
+    call reuses every run (and makes no ETA from them), and a run whose done marker is gone is
+    resumed, not restarted."""
     res = bench(tmp_path, tiny_teacher_ckpt)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     out = tmp_path / "bench"
@@ -34,6 +35,12 @@ def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny
     assert data["machine"].startswith(cpu_model()) and "torch " in data["machine"]
     assert data["dataset_sha256"] == {os.path.relpath(tiny_data, REPO) if tiny_data.startswith(REPO) else tiny_data:
                                       dataset_fingerprint(tiny_data)}
+    # the benchmark's split, measured on the baseline's validation annotations at its input size
+    from yolox_fgd.data.stats import split_stats
+
+    assert data["benchmark"] == {"name": "demo", "input_size": 64, "dataset": data["benchmark"]["dataset"],
+                                 **split_stats(os.path.join(tiny_data, "annotations", "instances_val2017.json"), 64)}
+    assert {"fg_fraction", "size_mix"} <= set(data["benchmark"])
     arms = {a["name"]: a for a in data["arms"]}
     assert list(arms) == ["baseline", "fgd"]
     for name, arm in arms.items():
@@ -78,108 +85,65 @@ def test_arms_times_seeds_with_reuse_resume_and_report(tmp_path, tiny_data, tiny
 
 
 def test_bad_arms_fail_before_training(tmp_path, tiny_teacher_ckpt):
-    """A mistyped override or a missing experiment file is refused before anything trains."""
+    """A mistyped override, a missing experiment file or an FGD arm taught by another teacher than
+    --teacher-exp is refused before anything trains."""
     res = run_tool("distill_bench", "--out", tmp_path, "--teacher-ckpt", tiny_teacher_ckpt,
                    "--arm", "baseline", TINY_EXP, "fgd_alphaa", "1")
     assert res.returncode == 1 and "unknown option 'fgd_alphaa'" in res.stderr
     res = run_tool("distill_bench", "--out", tmp_path, "--arm", "x", "exps/none.py")
     assert res.returncode == 1 and "experiment file not found" in res.stderr
+    # the demo teacher by default, but this FGD arm is taught by the tiny teacher
+    res = run_tool("distill_bench", "--out", tmp_path, "--teacher-ckpt", tiny_teacher_ckpt,
+                   "--arm", "fgd", TINY_FGD_EXP)
+    assert res.returncode == 1 and "arm 'fgd' is taught by teacher_exp" in res.stderr
+    assert "--teacher-exp is " + os.path.join(REPO, "exps", "demo", "demo_yolox_s.py") in res.stderr
     assert not any(p.is_dir() for p in tmp_path.iterdir())
 
 
-def test_a_run_that_diverges_is_recorded_and_the_others_go_on(tmp_path, tiny_data, tiny_teacher_ckpt):
-    """An arm whose loss is infinite from the first step (the trainer stops under the "stop"
-    policy) does not abort the benchmark: the run is recorded as failed (failed.json, status
-    "failed", AP 0 with no evaluation), the table says so, the arm after it still trains, and a
-    second call keeps the failure instead of retrying it."""
-    args = ("distill_bench", "--out", tmp_path / "bench", "--seeds", "0", "--teacher-exp", TINY_TEACHER_EXP,
-            "--teacher-ckpt", tiny_teacher_ckpt, "-b", "4",
-            "--arm", "fgd_inf", TINY_FGD_EXP, "max_epoch", "1", "fgd_alpha", "1e38", "nonfinite_policy", "stop",
-            "--arm", "baseline", TINY_EXP, "max_epoch", "1")
-    res = run_tool(*args)
+def test_the_benchmark_picks_the_defaults_and_the_suites(tmp_path):
+    """--benchmark sets the defaults of --teacher-exp, --teacher-ckpt, --out and -b (given values
+    win); a suite of another benchmark is refused naming the benchmark that has it; the
+    COCO-shaped suites resolve and report before its teacher checkpoint exists (no teacher row,
+    the JSON names the benchmark and its input size)."""
+    from yolox_fgd.cli.distill_bench import make_parser, resolve_settings
+
+    for bench, teacher, out in (("demo", "exps/demo/demo_yolox_s", "outputs/distill_bench"),
+                                ("coco_shaped", "exps/coco_shaped/coco_shaped_yolox_s", "outputs/coco_shaped_bench")):
+        args = resolve_settings(make_parser().parse_args(["--benchmark", bench]))
+        assert args.teacher_exp == os.path.join(REPO, teacher + ".py") and args.out == os.path.join(REPO, out)
+        assert args.teacher_ckpt == os.path.join(REPO, "demo_assets", os.path.basename(teacher) + ".pth")
+        assert args.batch_size == 32
+    args = resolve_settings(make_parser().parse_args(["--benchmark", "coco_shaped", "-b", "16", "--out", "x",
+                                                      "--teacher-ckpt", "t.pth"]))
+    assert (args.batch_size, args.out, args.teacher_ckpt) == (16, os.path.abspath("x"), os.path.abspath("t.pth"))
+    assert resolve_settings(make_parser().parse_args(["--scratch"])).batch_size == 8
+
+    res = run_tool("distill_bench", "--out", tmp_path, "--suite", "coco_main")
+    assert res.returncode == 1 and "suite 'coco_main' belongs to the coco_shaped benchmark" in res.stderr
+    res = run_tool("distill_bench", "--benchmark", "coco_shaped", "--suite", "coco_main", "--suite", "coco_variants",
+                   "--report", "--out", tmp_path, "--seeds", "0")
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
-    assert "fgd_inf, seed 0: FAILED" in res.stdout
-    with open(tmp_path / "bench" / "distill_bench.json") as f:
-        arms = {a["name"]: a for a in json.load(f)["arms"]}
-    (run,) = arms["fgd_inf"]["runs"]
-    assert run["status"] == "failed" and run["ap"] == 0.0
-    assert run["error"].startswith("error: ") and "non-finite" in run["error"]  # the trainer's reason
-    assert arms["baseline"]["runs"][0]["status"] == "ok"
-    assert "| fgd_inf | 1 (1 failed) |" in res.stdout
-    again = run_tool(*args)
-    assert again.returncode == 0 and "failed before (failed.json)" in again.stdout
+    assert "| teacher | - | not evaluated |" in res.stdout and "| fgd_attention_diff | 0 | not run |" in res.stdout
+    with open(tmp_path / "distill_bench.json") as f:
+        data = json.load(f)
+    assert data["benchmark"] == {"name": "coco_shaped", "input_size": 192} and data["teacher"]["ap"] is None
 
 
-def test_an_arm_on_fewer_seeds_is_compared_with_the_baseline_on_its_seeds():
-    """With a 3-seed baseline (20, 28, 22 AP) and an arm run on seed 0 only (21 AP), the gain is
-    +1 against seed 0's baseline, not -2.3 against the 3-seed mean, and the gap closed is
-    1 / (teacher - 20); the table prints the paired gain."""
-    from yolox_fgd.cli.distill_bench import format_table, summarize
-
-    arms = [{"name": "baseline", "runs": [{"seed": 0, "ap": 20.0}, {"seed": 1, "ap": 28.0}, {"seed": 2, "ap": 22.0}]},
-            {"name": "one_seed", "runs": [{"seed": 0, "ap": 21.0}]}]
-    for arm in arms:
-        for run in arm["runs"]:
-            run.update(ap50=0.0, aps=0.0, apm=0.0, apl=0.0, train_time_s=1.0, status="ok")
-    summarize(arms, 70.0)
-    assert arms[1]["gain_ap"] == {"mean": 1.0, "std": None, "seeds": [0]}  # one draw has no spread
-    assert arms[1]["gap_closed_pct"] == 2.0
-    assert "| one_seed | 1 | 21.0 | 0.0 |" in format_table(arms, 70.0)
-    assert "| +1.0 | +2.0% |" in format_table(arms, 70.0)
-    assert "| baseline | 3 | 23.3 ± 4.2 |" in format_table(arms, 70.0)
-
-
-def test_scratch_gives_every_arm_the_old_benchmark_settings():
-    """--scratch (the benchmark until 2026-11-28) puts its overrides before each arm's own:
-    random weights, 7 epochs, batch 8; without it the arms keep the experiment files' settings
-    (the common initial weights) at the benchmark's batch."""
-    from yolox_fgd.cli.distill_bench import (SCRATCH_OPTS, make_parser, resolve_arms,
-                                             resolve_batch_size)
-    from yolox_fgd.exp.build import load_exp
-    from yolox_fgd.exp.demo_exp import BENCH_BATCH
-
-    for argv, batch, init_none in ((["--suite", "tuned", "--scratch"], 8, True), (["--suite", "tuned"], BENCH_BATCH, False)):
-        args = make_parser().parse_args(argv)
-        assert resolve_batch_size(args) == batch
-        for _, path, opts, _ in resolve_arms(args):
-            assert (opts[:len(SCRATCH_OPTS)] == SCRATCH_OPTS) == init_none
-            exp = load_exp(path)
-            exp.merge(opts)
-            assert (exp.init_ckpt is None) == init_none and (exp.max_epoch == 7) == init_none
-    assert resolve_batch_size(make_parser().parse_args(["--scratch", "-b", "16"])) == 16
-
-
-def test_every_suite_arm_is_a_valid_experiment():
-    """Each arm of every predefined suite names an experiment file that exists and whose
-    overrides merge and pass the experiment's checks (a typo in a suite fails here, not after
-    an hour of training)."""
-    from yolox_fgd.cli.distill_bench import SUITES
-    from yolox_fgd.exp.build import load_exp
-    from tests.conftest import REPO
-
-    for suite, arms in SUITES.items():
-        for name, exp_file, overrides in arms:
-            exp = load_exp(os.path.join(REPO, exp_file))
-            exp.merge(list(overrides))
-            for key, value in zip(overrides[::2], overrides[1::2]):
-                attr = getattr(exp, key)
-                number = isinstance(attr, (int, float)) and not isinstance(attr, bool)
-                assert (float(attr) == float(value)) if number else str(attr) == value, (suite, name, key)
-            exp.check_config()
-
-
-def test_from_mosaic_trains_the_mosaic_free_epochs_and_ends_as_the_full_run(tmp_path, tiny_data, tiny_teacher_ckpt):
-    """--from-mosaic SOURCE: an arm that differs from SOURCE only in fgd_no_aug_factor starts from
-    SOURCE's last-mosaic checkpoint of its seed (here one labelled the old way, epoch + 1, which
-    the copy corrects) and ends bit-identical to the same arm trained from epoch 1, with workers,
-    multiscale and warm-up on; its metrics begin with SOURCE's evaluations before mosaic closed,
-    its runs record start_from and the table marks its time. The factor does change the result
-    (the arm is not SOURCE again). Without SOURCE's checkpoint the arm is skipped, not failed."""
+def test_from_mosaic_trains_the_mosaic_free_epochs_and_ends_as_the_full_run(tmp_path, tiny_data, tiny_teacher_ckpt,
+                                                                            monkeypatch):
+    """--from-mosaic SOURCE: an arm that differs from SOURCE only in distill_no_aug_factor starts from
+    SOURCE's last-mosaic checkpoint of its seed through the trainer's own flags (--resume -c, and
+    -e only because this checkpoint is labelled the old way, epoch + 1), which stays untouched;
+    killed in its second epoch, the next call resumes its own latest_ckpt.pth (--resume, no -c);
+    it ends bit-identical to the same arm trained from epoch 1, with workers, multiscale and
+    warm-up on; its metrics begin with SOURCE's evaluations before mosaic closed, its runs record
+    start_from and the table marks its time. The factor does change the result (the arm is not
+    SOURCE again). Without SOURCE's checkpoint the arm is skipped, not failed."""
     from tests.conftest import USER_CONFIG, load_ckpt_file
     from tests.core.test_trainer import assert_same_training_state
 
     opts = ["max_epoch", "3", "eval_interval", "1", "test_conf", "0.001", *USER_CONFIG[:-2]]  # seed: --seeds
-    late = ["fgd_no_aug_factor", "3"]
+    late = ["distill_no_aug_factor", "3"]
 
     def bench(out, *args):
         return run_tool("distill_bench", "--out", tmp_path / out, "--seeds", "1", "--teacher-exp", TINY_TEACHER_EXP,
@@ -192,10 +156,22 @@ def test_from_mosaic_trains_the_mosaic_free_epochs_and_ends_as_the_full_run(tmp_
     assert ckpt["start_epoch"] == 1  # 3 epochs, no_aug_epochs 1: mosaic closes in epoch 2
     ckpt["start_epoch"] = 2  # as the trainer labelled it before 2026-11-29
     torch.save(ckpt, mosaic)
+    mosaic_bytes = mosaic.read_bytes()
     both = ("--arm", "fgd", TINY_FGD_EXP, *opts, "--arm", "fgd_f3", TINY_FGD_EXP, *opts, *late)
+    # 4 iterations an epoch: killed (SIGKILL) in epoch 3, after epoch 2 wrote its latest_ckpt.pth
+    monkeypatch.setenv("YOLOX_FGD_KILL_AT", "iter:6")
+    res = bench("short", *both, "--from-mosaic", "fgd")
+    monkeypatch.delenv("YOLOX_FGD_KILL_AT")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    (line,) = [ln for ln in res.stdout.splitlines() if "fgd_f3/seed1: training from epoch 2 of" in ln]
+    assert f"--resume -c {mosaic} -e 2 output_dir" in line
+    assert "fgd_f3, seed 1: INTERRUPTED (training seed1 was interrupted (signal SIGKILL)" in res.stdout
+    assert not (tmp_path / "short" / "fgd_f3" / "seed1" / "failed.json").exists()
     res = bench("short", *both, "--from-mosaic", "fgd")
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
-    assert "fgd_f3/seed1: training from epoch 2 of" in res.stdout
+    (line,) = [ln for ln in res.stdout.splitlines() if "fgd_f3/seed1: resuming" in ln]
+    assert "--resume output_dir" in line and " -c " not in line and " -e " not in line
+    assert mosaic.read_bytes() == mosaic_bytes  # nothing edits checkpoints
     full = bench("full", "--arm", "fgd_f3", TINY_FGD_EXP, *opts, *late)
     assert full.returncode == 0, (full.stdout + full.stderr)[-3000:]
     short_f3 = load_ckpt_file(tmp_path / "short" / "fgd_f3" / "seed1" / "latest_ckpt.pth")
@@ -219,40 +195,3 @@ def test_from_mosaic_trains_the_mosaic_free_epochs_and_ends_as_the_full_run(tmp_
     res = bench("short", *both, "--from-mosaic", "fgd")
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert "fgd_f3, seed 1: skipped:" in res.stdout and "last_mosaic_epoch_ckpt.pth is missing" in res.stdout
-
-
-def test_from_mosaic_refuses_what_cannot_start_from_the_source():
-    """--from-mosaic names an arm; the arms that start from it share its epochs (max_epoch and
-    no_aug_epochs); a source without an epoch that closes mosaic is refused, each by name and
-    before anything trains. The source checkpoint must be the one of that epoch (or labelled one
-    later, as before 2026-11-29)."""
-    from yolox_fgd.cli.distill_bench import mosaic_starts
-
-    arm = lambda name, *opts: (name, TINY_FGD_EXP, list(opts), True)  # noqa: E731
-    base = ("baseline", TINY_EXP, [], False)
-    sched = ("max_epoch", "5", "no_aug_epochs", "2")
-    assert mosaic_starts([base, arm("a", *sched), arm("b", *sched, "fgd_no_aug_factor", "2")], "a") == {"b": 5 - 2 - 1}
-    with pytest.raises(ValueError, match="no such arm"):
-        mosaic_starts([base, arm("a", *sched)], "c")
-    with pytest.raises(ValueError, match="'b' has another max_epoch or no_aug_epochs"):
-        mosaic_starts([arm("a", *sched), arm("b", *sched, "max_epoch", "6")], "a")
-    with pytest.raises(ValueError, match="no epoch that closes mosaic"):
-        mosaic_starts([arm("a"), arm("b")], "a")  # tiny_fgd: no_aug_epochs 0
-    with pytest.raises(ValueError, match="no other arm uses its experiment file"):
-        mosaic_starts([base, arm("a", *sched)], "a")
-
-
-def test_the_source_checkpoint_must_be_the_one_that_closes_mosaic(tmp_path):
-    """check_mosaic_checkpoint accepts the checkpoint of the epoch (0-based) and the old label one
-    later; another epoch or a missing file is refused by name."""
-    from yolox_fgd.cli.distill_bench import check_mosaic_checkpoint
-
-    path = tmp_path / "last_mosaic_epoch_ckpt.pth"
-    for label in (7, 8):
-        torch.save({"model": {}, "start_epoch": label}, path)
-        check_mosaic_checkpoint(str(path), "src", 0, 7)
-    torch.save({"model": {}, "start_epoch": 9}, path)
-    with pytest.raises(ValueError, match="resumes at epoch 10, not 8"):
-        check_mosaic_checkpoint(str(path), "src", 0, 7)
-    with pytest.raises(FileNotFoundError, match="arm 'src' has not reached epoch 8 on seed 0"):
-        check_mosaic_checkpoint(str(tmp_path / "none.pth"), "src", 0, 7)
