@@ -13,6 +13,7 @@ student + three FGD losses, backward, SGD step over the student and the FGD modu
 
 ``--assignment yolox batched`` (default both) times the student with YOLOX's per-image SimOTA and
 with the batched one; "FGD / official plain" divides by the plain step with YOLOX's assignment.
+Peak memory is CUDA's: on a CPU its columns print ``-`` (``None`` in the returned rows).
 """
 import argparse
 import os
@@ -23,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from yolox_fgd.distill.distiller import Distiller  # noqa: E402
-from yolox_fgd.distill.features import TAPS, StudentTap, distilled_maps, tap_channels  # noqa: E402
+from yolox_fgd.distill.features import TAPS  # noqa: E402
 from yolox_fgd.distill.teacher import TeacherModel  # noqa: E402
 from yolox_fgd.exp.build import load_exp  # noqa: E402
 from yolox_fgd.exp.fgd_exp import FGDExp  # noqa: E402
@@ -45,6 +46,17 @@ def random_batch(batch, size, num_classes, device, g):
     targets[:, :30, 1:3] = torch.rand(batch, 30, 2, generator=g) * (size - wh) + wh / 2
     targets[:, :30, 3:5] = wh
     return imgs, targets.to(device)
+
+
+def measured(value):
+    """``value`` as it goes into the rows: ``None`` (JSON null) for what was not measured (NaN:
+    peak memory on a CPU)."""
+    return None if value != value else value
+
+
+def cell(value, spec, suffix=""):
+    """A table cell: ``value`` formatted, or ``-`` when it was not measured (``None``)."""
+    return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
 def main(argv=None):
@@ -99,27 +111,25 @@ def main(argv=None):
 
         plain_ms, plain_mem = time_step(make_step(student, lambda: student(imgs, targets)), device, args.reps, args.warmup)
 
-        levels = fgd.fgd_levels
-        losses = fgd.get_fgd_losses(tap_channels(student, tap), tap_channels(teacher.model, tap))
-        distiller = Distiller(student, losses).to(device)
-        hooks = StudentTap(student, tap, levels)
-        distiller.attach_tap(hooks)
+        fgd.fgd_tap = tap  # FGD alone: FGDExp's other terms are off by default
+        distiller = Distiller(student, fgd.get_distill_terms(student, teacher.model)).to(device)
+        distiller.attach()
 
         def distill_forward():
-            teacher.eval()
-            with torch.no_grad():
-                teacher_maps = distilled_maps(teacher.model, imgs, tap, levels)
-            return distiller(imgs, targets, teacher_maps)
+            return distiller(imgs, targets, distiller.teacher_targets(teacher, imgs))
 
         fgd_ms, fgd_mem = time_step(make_step(distiller, distill_forward), device, args.reps, args.warmup)
-        hooks.remove()
+        plain_mem, fgd_mem = measured(plain_mem), measured(fgd_mem)
+        distiller.detach()
         official = next((r["plain_ms"] for r in rows if r["batch"] == batch and r["assignment"] == "yolox"), plain_ms)
         row = {"batch": batch, "assignment": assignment, "tap": tap, "plain_ms": plain_ms, "fgd_ms": fgd_ms,
                "time_ratio": fgd_ms / plain_ms, "vs_official": fgd_ms / official,
-               "plain_mb": plain_mem, "fgd_mb": fgd_mem, "mem_ratio": fgd_mem / plain_mem}
+               "plain_mb": plain_mem, "fgd_mb": fgd_mem,
+               "mem_ratio": None if plain_mem is None or fgd_mem is None else fgd_mem / plain_mem}
         rows.append(row)
         print(f"| {batch} | {assignment} | {tap} | {plain_ms:.1f} | {fgd_ms:.1f} | {fgd_ms / plain_ms:.2f}x | "
-              f"{fgd_ms / official:.2f}x | {plain_mem:.0f} | {fgd_mem:.0f} | {fgd_mem / plain_mem:.2f}x |")
+              f"{fgd_ms / official:.2f}x | {cell(plain_mem, '.0f')} | {cell(fgd_mem, '.0f')} | "
+              f"{cell(row['mem_ratio'], '.2f', 'x')} |")
         del student, teacher, distiller
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -3,8 +3,9 @@
 # run with unchanged requirements returns at once.
 #   torch==2.14.1 torchvision==0.29.1 (override: TORCH_SPEC="torch==X torchvision==Y")
 #   yolox==0.3.0 with --no-build-isolation --no-deps (its setup.py imports torch; its pinned
-#   onnx/onnxruntime versions no longer exist), then yolox's real runtime needs
-#   (requirements.txt), then this package in editable mode.
+#   onnx/onnxruntime versions no longer exist), then yolox's real runtime needs and current
+#   onnx/onnxsim/onnxruntime for its export tools (requirements.txt), then this package in
+#   editable mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -28,5 +29,5 @@ $PIP install -q --disable-pip-version-check -r requirements.txt
 echo "setup_env: installing yolox==0.3.0 (no build isolation, no deps) ..."
 $PIP install -q --disable-pip-version-check --no-build-isolation --no-deps yolox==0.3.0
 $PIP install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
-"$VENV/bin/python" -c "import torch, torchvision, yolox, cv2, pycocotools, yolox_fgd; print('setup_env: ok, torch', torch.__version__, 'yolox', yolox.__version__)"
+"$VENV/bin/python" -c "import torch, torchvision, yolox, cv2, pycocotools, onnx, onnxruntime, yolox_fgd; print('setup_env: ok, torch', torch.__version__, 'yolox', yolox.__version__)"
 echo "$want" > "$STAMP"

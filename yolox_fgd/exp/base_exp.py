@@ -94,6 +94,35 @@ class Exp(YOLOXExp):
         if not whole:
             raise ValueError(f"multiscale_interval must be a whole number of iterations >= 1 (YOLOX: 10), "
                              f"got {self.multiscale_interval}")
+        # random_resize draws s in random_size (default: input_size[0] / 32 -/+ multiscale_range)
+        # and trains at (32 s, 32 int(s * W / H)): every draw must give two sides > 0
+        height, width = (int(s) for s in self.input_size)
+        base, span = height // 32, self.multiscale_range
+        if isinstance(span, bool) or not isinstance(span, int) or span < 0:
+            raise ValueError(f"multiscale_range must be a whole number >= 0 (0: no multiscale; YOLOX: 5), got {span!r}")
+        # the smallest s whose sides are both > 0 (at most base, the input size itself)
+        least = next(s for s in range(1, base + 1) if int(s * width / height) >= 1)
+        custom = getattr(self, "random_size", None)
+        if custom is not None:
+            if (not isinstance(custom, (tuple, list)) or len(custom) != 2
+                    or not all(isinstance(s, int) and not isinstance(s, bool) for s in custom) or custom[0] > custom[1]):
+                raise ValueError(f"random_size={custom!r} (the multiscale sizes in units of 32 px, which YOLOX uses "
+                                 "instead of multiscale_range) must be two whole numbers (lo, hi) with lo <= hi")
+            lo = custom[0]
+        else:
+            lo = base - span
+        if lo < least:
+            smallest = (32 * lo, 32 * int(lo * width / height))
+            if custom is not None:
+                raise ValueError(
+                    f"random_size={tuple(custom)} with input_size={(height, width)} draws input sizes down to "
+                    f"{smallest} px, which cannot be trained: its first value must be at least {least} "
+                    f"(sizes in units of 32 px), e.g. random_size ({least}, {max(least, custom[1])})")
+            raise ValueError(
+                f"input_size={(height, width)} with multiscale_range={span} draws input sizes down to {smallest} px "
+                f"(heights {32 * lo} .. {32 * (base + span)} px), which cannot be trained: set multiscale_range at "
+                f"most {base - least} (e.g. `multiscale_range {min(1, base - least)}`), or a larger input_size "
+                f"(sides of at least {32 * (span + 1)} px)")
         small, medium = (tuple(self.eval_size_thresholds) + (None, None))[:2]
         if len(tuple(self.eval_size_thresholds)) != 2 or not (small and medium and 0 < small < medium):
             raise ValueError(f"eval_size_thresholds must be two sides in px, 0 < small < medium "
