@@ -96,10 +96,11 @@ def logged_sizes(text):
     return [int(line.split("size: ")[1].split(",")[0]) for line in text.splitlines() if "size: " in line]
 
 
-def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2, batch=4):
+def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2, batch=4, flags=()):
     """Train ``epochs`` epochs uninterrupted (``out/full``) and stopped after ``stop`` then
-    resumed (``out/part``); returns both final checkpoints. Asserts every run succeeded."""
-    common = ["-f", exp_file, "-b", str(batch), "--device", "cpu"]
+    resumed (``out/part``), with the command-line ``flags`` (e.g. ``--fp16``, ``-d 2``); returns
+    both final checkpoints. Asserts every run succeeded."""
+    common = ["-f", exp_file, "-b", str(batch), "--device", "cpu", *flags]
     tail = ["output_dir", out, "max_epoch", epochs, *opts]
     full = run_tool("train", *common, "-expn", "full", *tail)
     assert full.returncode == 0, full.stderr[-3000:]

@@ -162,3 +162,20 @@ def test_box_weights_need_their_own_distillation_and_old_names_are_refused():
     exp.fgd_stop_epoch = 3  # what an experiment file written before the renaming sets
     with pytest.raises(ValueError, match="'fgd_stop_epoch' is now 'distill_stop_epoch'"):
         exp.check_config()
+
+
+def test_the_teacher_takes_the_students_class_count(tmp_path, tiny_teacher_ckpt):
+    """A teacher named by YOLOX model name (COCO's 80 classes in YOLOX) or given as an experiment
+    file is built with the student's num_classes (one count for one dataset, also when given on
+    the command line); a teacher checkpoint of another class count is still refused, naming both."""
+    from yolox_fgd.utils.checkpoint import CheckpointError
+
+    exp = load_exp(TINY_FGD_EXP)
+    exp.merge(["num_classes", "3"])
+    assert exp.get_teacher_exp().num_classes == 3
+    exp.teacher_exp = "yolox-nano"
+    assert exp.get_teacher_exp().num_classes == 3
+    exp = load_exp(TINY_FGD_EXP)
+    exp.merge(["num_classes", "4", "teacher_ckpt", str(tiny_teacher_ckpt)])  # a 6-class teacher
+    with pytest.raises(CheckpointError, match="the checkpoint predicts 6 classes, the student 4"):
+        exp.get_teacher()

@@ -40,7 +40,7 @@ def make_parser():
     parser.add_argument("-e", "--start_epoch", default=None, type=int, help="resume training start epoch")
     parser.add_argument("--num_machines", default=1, type=int, help="number of nodes")
     parser.add_argument("--machine_rank", default=0, type=int, help="node rank")
-    parser.add_argument("--fp16", dest="fp16", default=False, action="store_true", help="mixed precision (CUDA)")
+    parser.add_argument("--fp16", dest="fp16", default=False, action="store_true", help="mixed precision: float16 autocast and loss scaling (on a CPU too, for testing)")
     parser.add_argument("--cache", dest="cache", default=False, action="store_true", help="cache images in RAM")
     parser.add_argument("-o", "--occupy", dest="occupy", default=False, action="store_true",
                         help="accepted for YOLOX compatibility; ignored (GPU memory is not pre-allocated)")
@@ -104,8 +104,6 @@ def check_args(args, device):
     if args.start_epoch is not None and (not args.resume or args.start_epoch < 1):
         raise ValueError(f"-e/--start_epoch {args.start_epoch}: the 1-based epoch to resume from, only with "
                          "--resume (without it training starts at epoch 1)")
-    if args.fp16 and device.type != "cuda":
-        raise ValueError("--fp16 needs CUDA; drop --fp16 or run with --device cuda")
     if args.peer_timeout <= 2:
         raise ValueError(f"--peer-timeout must be more than 2 seconds, got {args.peer_timeout}")
     if args.occupy:

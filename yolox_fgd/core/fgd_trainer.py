@@ -157,16 +157,21 @@ class FGDTrainer(Trainer):
         self.check_replicas_in_sync()
 
     def check_replicas_in_sync(self):
-        """Under DDP, check that student and distillation parameters are identical on every rank."""
+        """Under DDP, check that student and distillation parameters, the loss scale (fp16) and the
+        distillation's own state (FGD's calibration) are identical on every rank."""
         if not self.is_distributed:
             return
         flat = torch.cat([p.detach().float().reshape(-1) for p in self.distiller.parameters()])
+        state = [float(self.scaler.get_scale()) if self.amp_training else 0.0] + self.distiller.replica_state()
+        flat = torch.cat([flat, torch.tensor(state, dtype=flat.dtype, device=flat.device)])
         lo, hi = flat.clone(), flat.clone()
         dist.all_reduce(lo, op=dist.ReduceOp.MIN)
         dist.all_reduce(hi, op=dist.ReduceOp.MAX)
         if not torch.equal(lo, hi):
-            raise RuntimeError("student/FGD parameters differ between ranks: gradients were not synchronised")
-        logger.info(f"replicas in sync: student and FGD parameters identical on {dist.get_world_size()} ranks")
+            raise RuntimeError("student/FGD parameters, loss scale or calibration differ between ranks: the ranks "
+                               "did not take the same steps")
+        logger.info(f"replicas in sync: student and FGD parameters identical on {dist.get_world_size()} ranks "
+                    "(and the loss scale and calibration)")
 
     def extra_checkpoint_state(self):
         return {

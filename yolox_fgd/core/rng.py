@@ -22,11 +22,12 @@ def get_rng_state():
 
 
 def set_rng_state(state):
-    """Restore what :func:`get_rng_state` returned."""
+    """Restore what :func:`get_rng_state` returned, wherever its tensors were loaded to (a
+    checkpoint mapped to a GPU holds them there; the generators take CPU byte tensors)."""
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    torch.set_rng_state(state["torch"])
+    np.random.set_state((n["kind"], n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

@@ -38,7 +38,7 @@ from ..data.prefetcher import make_prefetcher
 from ..models.param_groups import LR_MULT
 from ..utils.checkpoint import (CheckpointError, copy_atomic, load_checkpoint, load_initial_weights,
                                 model_state_dict, remove_stale_temporaries, save_checkpoint_atomic)
-from ..utils.faults import fault_point
+from ..utils.faults import fault_point, poisoned_loss
 from ..utils.device import memory_usage_mb, resolve_device
 from ..utils.ema import RampedModelEMA
 from ..utils.modules import unwrap
@@ -69,7 +69,8 @@ class Trainer(YOLOXTrainer):
             raise OSError(f"output folder {folder} cannot be created: {e}; set output_dir") from e
         self.device = resolve_device(getattr(args, "device", "auto"), self.local_rank)
         if self.amp_training and self.device.type != "cuda":
-            raise ValueError("--fp16 needs CUDA (autocast/fp16 training is CUDA-only here); drop --fp16 on CPU")
+            logger.info("--fp16 on the CPU: float16 autocast and loss scaling as on CUDA, much slower; meant for "
+                        "testing the fp16 path, not for training")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_training)
         self.ema_decay = exp.ema_decay
         # gradient-norm clipping over all trained parameters (None: off; DAMO-YOLO and
@@ -135,11 +136,14 @@ class Trainer(YOLOXTrainer):
             inps = inps.contiguous(memory_format=self.memory_format)
         data_end_time = time.time()
 
-        with torch.autocast(self.device.type, enabled=self.amp_training):
+        # float16 on every device (a CPU's autocast defaults to bfloat16, which has fp16's speed
+        # but not its range: --fp16 on a CPU tests what --fp16 on CUDA does)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp_training):
             try:
                 outputs = self.forward_losses(inps, targets)
             except RuntimeError as err:
                 raise self.diverged_forward_error(err) from err
+        outputs["total_loss"] = poisoned_loss(outputs["total_loss"], self.progress_in_iter + 1)
         self.before_backward(outputs)
         loss = outputs["total_loss"]
 
@@ -147,13 +151,18 @@ class Trainer(YOLOXTrainer):
         self.scaler.scale(loss).backward()
         if self.step_is_finite(outputs):
             if self.grad_clip_norm:
-                self.scaler.unscale_(self.optimizer)
+                self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip_norm)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             if self.use_model_ema:
                 self.ema_model.update(self.student)
         else:
+            if self.amp_training:
+                # as in a plain AMP loop, the scaler sees the step's gradients and updates on every
+                # rank (a NaN loss's gradients back the scale off), so the ranks' scales stay equal
+                self.scaler.unscale_(self.optimizer)
+                self.scaler.update()
             self.optimizer.zero_grad()
 
         lr = self.lr_scheduler.update_lr(self.progress_in_iter + 1)
@@ -172,7 +181,9 @@ class Trainer(YOLOXTrainer):
 
         One boolean is read from the device per step, after backward; everything else stays
         on the device. Under fp16 the GradScaler skips overflowing steps itself: those are not
-        faults, so gradients are only checked in full precision.
+        faults, so gradients are only checked in full precision. Under torch.distributed the flag
+        is all-reduced (MIN) first: every rank takes the same decision, and at the limit every rank
+        stops with the same message, naming each rank's non-finite terms.
         On a non-finite step: ``exp.nonfinite_policy == "stop"`` raises at once; ``"skip"`` skips
         the optimizer and EMA update, counts the step, and raises after
         ``exp.nonfinite_max_consecutive`` consecutive ones (0: never).
@@ -190,20 +201,30 @@ class Trainer(YOLOXTrainer):
                 values.append(torch.nn.utils.get_total_norm(grads))
         values = torch.stack(values)
         finite = torch.isfinite(values)
-        if bool(finite.all()):  # the one host sync of the check
+        flag = finite.all()
+        distributed = self.world_size_or_one() > 1
+        if distributed:
+            flag = flag.to(torch.int32)
+            dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        if bool(flag):  # the one host sync of the check
             self.consecutive_nonfinite = 0
             return True
         bad = ", ".join(f"{n}={v:.4g}" for n, v, ok in zip(names, values.tolist(), finite.tolist()) if not ok)
+        if distributed:
+            every = [None] * dist.get_world_size()
+            dist.all_gather_object(every, bad)
+            bad = "; ".join(f"rank {r}: {b or 'all finite'}" for r, b in enumerate(every))
         self.nonfinite_steps += 1
         self.consecutive_nonfinite += 1
         where = (f"epoch {self.epoch + 1} iter {self.iter + 1} (iteration {self.progress_in_iter + 1})")
         policy = self.exp.nonfinite_policy
         limit = self.exp.nonfinite_max_consecutive
         if policy == "stop" or (limit and self.consecutive_nonfinite >= limit):
+            what = self.lower_what()
             raise FloatingPointError(
                 f"non-finite loss at {where}: {bad}; {self.consecutive_nonfinite} consecutive non-finite "
                 f"step(s), {self.nonfinite_steps} in total (nonfinite_policy={policy!r}, "
-                f"nonfinite_max_consecutive={limit}). {self.lower_what().capitalize()}, or check the data"
+                f"nonfinite_max_consecutive={limit}). {what[0].upper() + what[1:]}, or check the data"
             )
         logger.warning(f"skipping the step at {where}: non-finite {bad} "
                        f"({self.consecutive_nonfinite} consecutive, {self.nonfinite_steps} skipped so far)")
@@ -272,9 +293,7 @@ class Trainer(YOLOXTrainer):
         if self.memory_format is not None:
             model = model.to(memory_format=self.memory_format)
         self.model = model
-        if self.rank == 0:
-            self.check_output_dir()
-            self.write_exp_values()
+        self.on_rank0_for_all(lambda: (self.check_output_dir(), self.write_exp_values()))
         self.optimizer = self.make_optimizer(model)
         model = self.resume_train(model)
 
@@ -309,12 +328,35 @@ class Trainer(YOLOXTrainer):
         self.evaluator = self.exp.get_evaluator(
             batch_size=self.args.batch_size, is_distributed=self.is_distributed
         )
-        if self.rank == 0:
-            if self.args.logger != "tensorboard":
-                raise ValueError(f"logger must be 'tensorboard' here, got {self.args.logger!r}")
-            self.tblogger = SummaryWriter(os.path.join(self.file_name, "tensorboard"))
+        self.on_rank0_for_all(self.open_loggers)
         logger.info("Training start...")
         logger.info(f"\n{model}")
+
+    def open_loggers(self):
+        """Rank 0's metric loggers (tensorboard)."""
+        if self.args.logger != "tensorboard":
+            raise ValueError(f"logger must be 'tensorboard' here, got {self.args.logger!r}")
+        self.tblogger = SummaryWriter(os.path.join(self.file_name, "tensorboard"))
+
+    def on_rank0_for_all(self, check):
+        """Run ``check`` (a set-up step that may refuse to train: output folder, disk space,
+        loggers) on rank 0, and raise its error on every rank: under torch.distributed the other
+        ranks would otherwise wait in the next collective until the peer watchdog fires."""
+        error = None
+        if self.rank == 0:
+            try:
+                check()
+            except (OSError, ValueError, RuntimeError, ImportError) as e:
+                error = e
+        if self.world_size_or_one() > 1:
+            sent = [None if error is None else (type(error).__name__, str(error))]
+            dist.broadcast_object_list(sent, src=0)
+            if error is None and sent[0] is not None:
+                kind = {"OSError": OSError, "ValueError": ValueError, "ImportError": ImportError}.get(sent[0][0],
+                                                                                                   RuntimeError)
+                raise kind(f"rank 0 cannot train: {sent[0][1]}")
+        if error is not None:
+            raise error
 
     def after_train(self):
         super().after_train()
@@ -351,6 +393,12 @@ class Trainer(YOLOXTrainer):
         return self.max_epoch - self.exp.no_aug_epochs
 
     def after_epoch(self):
+        # under DDP each rank's BatchNorm statistics (and its EMA's) are its own: averaged every
+        # epoch before the checkpoint (YOLOX averages them before evaluating), so that the
+        # checkpoint holds what every rank holds and a resume continues every rank exactly
+        all_reduce_norm(self.student)
+        if self.use_model_ema:
+            all_reduce_norm(self.ema_model.ema)
         self.save_ckpt(ckpt_name="latest")
         if (self.epoch + 1) % self.exp.eval_interval == 0:
             all_reduce_norm(self.student)
@@ -421,7 +469,9 @@ class Trainer(YOLOXTrainer):
             if ckpt_file is None:
                 ckpt_file = os.path.join(self.file_name, "latest_ckpt.pth")
             logger.info(f"resume training from {ckpt_file}")
-            ckpt = load_checkpoint(ckpt_file, map_location=self.device, what="checkpoint to resume")
+            # to the CPU: load_state_dict moves weights and optimizer state where the parameters are,
+            # and the RNG states must stay CPU tensors
+            ckpt = load_checkpoint(ckpt_file, map_location="cpu", what="checkpoint to resume")
             missing = [k for k in ("model", "optimizer", "start_epoch") if k not in ckpt]
             if missing:
                 raise CheckpointError(
@@ -440,7 +490,7 @@ class Trainer(YOLOXTrainer):
         else:
             if ckpt_file is not None:
                 logger.info(f"loading checkpoint {ckpt_file} for fine tuning")
-                ckpt = load_checkpoint(ckpt_file, map_location=self.device)
+                ckpt = load_checkpoint(ckpt_file, map_location="cpu")
                 load_ckpt(self.student_of(model), model_state_dict(ckpt, ckpt_file))
             elif self.exp.init_ckpt is not None:
                 logger.info(f"initial weights from {self.exp.init_ckpt} (init_ckpt)")
@@ -460,8 +510,9 @@ class Trainer(YOLOXTrainer):
             self.scaler.load_state_dict(ckpt["scaler"])
         if "input_size" in ckpt:
             self.input_size = tuple(int(v) for v in ckpt["input_size"])
-        if "rng" in ckpt and ckpt.get("world_size", 1) == 1 and self.world_size_or_one() == 1:
-            set_rng_state(ckpt["rng"])  # per-process state: only meaningful for one process
+        states = ckpt.get("rng_ranks") or ([ckpt["rng"]] if "rng" in ckpt and ckpt.get("world_size", 1) == 1 else [])
+        if len(states) == self.world_size_or_one():  # per-process states: each rank takes its own
+            set_rng_state(states[self.rank])
         self.resume_state = None
 
     def world_size_or_one(self):
@@ -474,17 +525,21 @@ class Trainer(YOLOXTrainer):
         """Hook for subclasses: extra checkpoint keys (dict)."""
         return {}
 
-    def checkpoint_state(self, start_epoch=None):
+    def checkpoint_state(self, start_epoch=None, rng_states=None):
         """The checkpoint's dict; ``start_epoch`` (0-based, the epoch a resume trains first)
-        defaults to the epoch after the current one (a checkpoint written after an epoch)."""
+        defaults to the epoch after the current one (a checkpoint written after an epoch);
+        ``rng_states``: every rank's generator states (:meth:`gather_rng_states`; default this
+        process's alone)."""
         student = self.student
+        rng_states = rng_states or [get_rng_state()]
         state = {
             "start_epoch": self.epoch + 1 if start_epoch is None else int(start_epoch),
             "model": (self.ema_model.ema if self.use_model_ema else student).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "best_ap": float(self.best_ap),
             "input_size": list(self.input_size),
-            "rng": get_rng_state(),
+            "rng": rng_states[0],
+            "rng_ranks": rng_states,
             "world_size": self.world_size_or_one(),
         }
         if self.use_model_ema:
@@ -495,11 +550,23 @@ class Trainer(YOLOXTrainer):
         state.update(self.extra_checkpoint_state())
         return state
 
+    def gather_rng_states(self):
+        """Every rank's generator states, in rank order (a collective under torch.distributed:
+        every rank calls it), so that a resumed multi-process run draws what it would have drawn."""
+        state = get_rng_state()
+        if self.world_size_or_one() == 1:
+            return [state]
+        states = [None] * dist.get_world_size()
+        dist.all_gather_object(states, state)
+        return states
+
     def save_ckpt(self, ckpt_name, update_best_ckpt=False, start_epoch=None):
+        """Write ``<ckpt_name>_ckpt.pth`` on rank 0 (every rank calls it: the RNG states are gathered)."""
+        rng_states = self.gather_rng_states()
         if self.rank != 0:
             return
         path = os.path.join(self.file_name, f"{ckpt_name}_ckpt.pth")
         logger.info(f"Save weights to {path}")
-        save_checkpoint_atomic(self.checkpoint_state(start_epoch), path)
+        save_checkpoint_atomic(self.checkpoint_state(start_epoch, rng_states), path)
         if update_best_ckpt:
             copy_atomic(path, os.path.join(self.file_name, "best_ckpt.pth"))

@@ -29,7 +29,7 @@ of the scale it was trained on.
 """
 from torch import nn
 
-from ..losses.fgd import standardize_channels
+from ..losses.batch_stats import channel_moments, standardize_channels
 from .features import PAFPN_LEVELS, FeatureHooks
 
 __all__ = ["BRANCHES", "BranchTap", "CrossHead", "align_to_statistics", "branch_channels"]
@@ -49,14 +49,14 @@ def branch_channels(model):
     return out
 
 
-def align_to_statistics(x, ref, eps=1e-6):
+def align_to_statistics(x, ref, eps=1e-6, batch_stats="process"):
     """``x`` ``(N, C, H, W)`` standardised per channel over ``(N, H, W)``, then scaled and shifted to
     the per-channel mean and standard deviation of ``ref`` (same shape; no gradient is taken
-    through it). CrossKD's ``align_scale``."""
-    ref = ref.detach().float()
-    mean = ref.mean(dim=(0, 2, 3), keepdim=True)
-    std = ref.var(dim=(0, 2, 3), keepdim=True, unbiased=False).add(eps).sqrt()
-    return standardize_channels(x.float(), eps) * std + mean
+    through it). CrossKD's ``align_scale``. ``batch_stats``: this process's batch or every
+    process's (:mod:`yolox_fgd.losses.batch_stats`)."""
+    mean, var = channel_moments(ref.detach().float(), batch_stats)
+    std = var.add(eps).sqrt()
+    return standardize_channels(x.float(), eps, batch_stats) * std + mean
 
 
 class CrossHead(nn.Module):
@@ -66,10 +66,13 @@ class CrossHead(nn.Module):
     Args:
         student_channels, teacher_channels: ``{level: channels}`` after the first branch conv
             (:func:`branch_channels`).
+        batch_stats: over whose batch the alignment takes its statistics (``"process"`` or
+            ``"global"``).
     """
 
-    def __init__(self, student_channels, teacher_channels):
+    def __init__(self, student_channels, teacher_channels, batch_stats="process"):
         super().__init__()
+        self.batch_stats = batch_stats
         self.proj = nn.ModuleDict()
         for lvl in PAFPN_LEVELS:
             if student_channels[lvl] != teacher_channels[lvl]:
@@ -96,7 +99,8 @@ class CrossHead(nn.Module):
             crossed = []
             for branch, s_map, t_map in zip(BRANCHES, student_maps[lvl], teacher_maps[lvl]):
                 key = f"{branch}_{lvl}"
-                x = align_to_statistics(self.proj[key](s_map) if key in self.proj else s_map, t_map).to(t_map.dtype)
+                x = align_to_statistics(self.proj[key](s_map) if key in self.proj else s_map, t_map,
+                                        batch_stats=self.batch_stats).to(t_map.dtype)
                 crossed.append(getattr(teacher_head, f"{branch}_convs")[idx][1:](x))
             cls_feat, reg_feat = crossed
             out[lvl] = (teacher_head.obj_preds[idx](reg_feat), teacher_head.cls_preds[idx](cls_feat),

@@ -168,6 +168,10 @@ class Distiller(nn.Module):
         for term in self.terms.values():
             term.load_checkpoint_state(ckpt)
 
+    def replica_state(self):
+        """Floats of the terms' own state that must agree across processes (FGD's calibration)."""
+        return [v for term in self.terms.values() for v in term.replica_state()]
+
     def divergence_hint(self):
         """What to lower when training diverges, besides the learning rate."""
         hints = [t.divergence_hint for t in self.terms.values() if t.divergence_hint]

@@ -82,8 +82,9 @@ class LossCalibration:
     terms are not touched) it averages YOLOX's ``cls_loss`` and ``iou_loss`` and each weighted FGD
     term summed over the levels, on the device, without host synchronisation. After the last one,
     ``scale = min(cls, iou) / min_term(mean weighted term)`` is read once, logged and fixed; it
-    multiplies FGD's terms only. Under torch.distributed the sums are all-reduced first, so every
-    rank fixes the same scale. Its state goes into the checkpoint, so a resumed run continues with
+    multiplies FGD's terms only. Under torch.distributed every iteration's values are summed over
+    the ranks (``count`` counts batches: iterations times processes), so every rank fixes the same
+    scale. Its state goes into the checkpoint, so a resumed run continues with
     the same scale (or the same partial sums).
     """
 
@@ -113,32 +114,31 @@ class LossCalibration:
             return
         parts = [cls_loss, iou_loss] + [weighted[t] for t in TERMS]
         values = torch.stack([torch.as_tensor(v).detach().float().reshape(()) for v in parts])
+        count = 1
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # every rank holds the sums over all ranks' batches: they fix one scale, and the
+            # checkpoint (rank 0's) resumes every rank's partial sums exactly
+            dist.all_reduce(values)
+            count = dist.get_world_size()
         self.sums = values if self.sums is None else self.sums + values
-        self.count += 1
-        if self.count >= self.iters:
+        self.count += count
+        if self.count >= self.iters * count:
             self.finish()
 
     def finish(self):
         sums, count = self.sums, self.count
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            # every rank fixes the scale from all ranks' batches (else each its own, and a resume
-            # restores rank 0's everywhere)
-            device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
-            sums = sums.to(device)
-            dist.all_reduce(sums)
-            count = count * dist.get_world_size()
         means = (sums / count).tolist()  # the one host read of the calibration
         det = dict(zip(("cls_loss", "iou_loss"), means[:2]))
         terms = dict(zip(TERMS, means[2:]))
         smallest = min(terms, key=lambda k: terms[k] if terms[k] > 0 else math.inf)
         if not terms[smallest] > 0 or not math.isfinite(terms[smallest]):
             raise FloatingPointError(
-                f"FGD loss calibration: no positive weighted FGD term after {count} iterations "
+                f"FGD loss calibration: no positive weighted FGD term after {count} batches "
                 f"(means {terms}); set fgd_calibrate_iters 0 or check the FGD weights")
         target = min(det.values())
         self.scale = target / terms[smallest]
         logger.info(
-            f"FGD loss calibration over {count} iterations: cls_loss {det['cls_loss']:.4g}, "
+            f"FGD loss calibration over {count} batches (iterations x processes): cls_loss {det['cls_loss']:.4g}, "
             f"iou_loss {det['iou_loss']:.4g}; weighted FGD terms " +
             ", ".join(f"{k} {v:.4g}" for k, v in terms.items()) +
             f"; smallest is {smallest}: all four weights scaled by {self.scale:.4g}"

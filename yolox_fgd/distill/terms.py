@@ -105,6 +105,10 @@ class DistillTerm(nn.Module):
         """Its entries of the training checkpoint (``{}``: none)."""
         return {}
 
+    def replica_state(self):
+        """Floats of its own state that every process must hold alike (checked under DDP)."""
+        return []
+
     def load_checkpoint_state(self, ckpt):
         """Restore them from a checkpoint dict; raise ValueError naming what is missing."""
 
@@ -170,6 +174,9 @@ class FGDTerm(DistillTerm):
 
     def checkpoint_state(self):
         return {"fgd": self.losses.state_dict(), "fgd_calibration": self.calibration.state_dict()}
+
+    def replica_state(self):
+        return [self.calibration.factor()]
 
     def load_checkpoint_state(self, ckpt):
         if "fgd" not in ckpt:

@@ -89,6 +89,12 @@ class FGDExp(Exp):
         # the weight times this from the epoch YOLOX closes mosaic on (max_epoch - no_aug_epochs,
         # 1-based); 0 is mmyolo's StopDistillHook at RTMDet's stage switch; 1: off
         self.distill_no_aug_factor = 1.0
+        # under torch.distributed, over whose batch the batch statistics of the distillation are
+        # taken (fgd_feature_norm's standardisation, the head output distillation's normaliser,
+        # the cross-head alignment): "process" (each process's batch, as mmrazor's PKD; what the
+        # benchmark's settings were chosen with, one process) or "global" (all processes', as
+        # SyncBatchNorm; N processes x batch b then compute what one process with N*b does)
+        self.distill_batch_stats = "process"
 
         # beside FGD, not in the paper: distillation of the head's objectness and class logits
         # (binary KL to the teacher's probabilities, classes weighted by the teacher's objectness;
@@ -183,6 +189,10 @@ class FGDExp(Exp):
         if self.distill_stop_epoch is not None and not 1 <= self.distill_stop_epoch <= self.max_epoch + 1:
             raise ValueError(f"distill_stop_epoch must be None or in 1..max_epoch+1 ({self.max_epoch + 1}), "
                              f"got {self.distill_stop_epoch}")
+        from ..losses.batch_stats import BATCH_STATS
+
+        if self.distill_batch_stats not in BATCH_STATS:
+            raise ValueError(f"distill_batch_stats={self.distill_batch_stats!r} must be one of {BATCH_STATS}")
         if not self.distill_no_aug_factor >= 0:
             raise ValueError(f"distill_no_aug_factor must be >= 0 (1: off, 0: no distillation without mosaic), "
                              f"got {self.distill_no_aug_factor}")
@@ -245,6 +255,7 @@ class FGDExp(Exp):
         params = dict(temp=self.fgd_temp, alpha=self.fgd_alpha, beta=self.fgd_beta, gamma=self.fgd_gamma,
                       lambda_=self.fgd_lambda, ref_size=self.fgd_ref_size, fg_norm=self.fgd_fg_norm,
                       attention=self.fgd_attention, feature_norm=self.fgd_feature_norm,
+                      batch_stats=self.distill_batch_stats,
                       channel_ref=self.fgd_channel_ref, projector=self.fgd_projector)
         for key, value in dict(self.fgd_level_overrides.get(level, {})).items():
             key = "lambda_" if key == "lambda" else key
@@ -263,16 +274,19 @@ class FGDExp(Exp):
         return super().head_class()
 
     def get_teacher_exp(self):
-        """The teacher's experiment, from ``teacher_exp``: an experiment file (its own
-        ``num_classes``), or a YOLOX name (``"yolox-l"``), which takes this experiment's
-        ``num_classes`` (YOLOX's named experiments say 80, COCO's; a teacher trained on another
-        dataset with YOLOX's recipe needs no file of its own)."""
+        """The teacher's experiment, from ``teacher_exp`` (an experiment file or a YOLOX name such
+        as ``"yolox-l"``), built with this experiment's ``num_classes``: teacher and student
+        predict the classes of one dataset, and the count given once (in the student's file or
+        as ``num_classes N`` on the command line) holds for both; YOLOX's named experiments would
+        otherwise say COCO's 80. A teacher checkpoint of another class count is refused when it
+        loads, with both counts named (:func:`~yolox_fgd.distill.teacher.build_teacher`)."""
         from .build import load_exp
 
         name = self.teacher_exp
         if name.endswith(".py") or os.path.sep in name:
-            return load_exp(exp_file=name)
-        exp = load_exp(exp_name=name)
+            exp = load_exp(exp_file=name)
+        else:
+            exp = load_exp(exp_name=name)
         exp.num_classes = self.num_classes
         return exp
 
@@ -306,14 +320,16 @@ class FGDExp(Exp):
         fgd = self.get_fgd_losses(tap_channels(student, self.fgd_tap), tap_channels(teacher, self.fgd_tap))
         terms = [FGDTerm(fgd, self.fgd_tap, self.fgd_calibrate_iters, self.fgd_modules_lr_mult)]
         if self.head_kd_weight > 0:
-            loss = HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting)
+            loss = HeadKDLoss(self.head_kd_box_weight, self.head_kd_temperature, self.head_kd_box_weighting,
+                              self.distill_batch_stats)
             terms.append(HeadOutputTerm(loss, self.head_kd_weight))
         if self.crosskd_weight > 0:
             from ..distill.cross_head import CrossHead, branch_channels
 
-            loss = HeadKDLoss(self.crosskd_box_weight, self.crosskd_temperature, self.crosskd_box_weighting)
-            terms.append(CrossHeadTerm(CrossHead(branch_channels(student), branch_channels(teacher)), loss,
-                                       self.crosskd_weight))
+            loss = HeadKDLoss(self.crosskd_box_weight, self.crosskd_temperature, self.crosskd_box_weighting,
+                              self.distill_batch_stats)
+            cross_head = CrossHead(branch_channels(student), branch_channels(teacher), self.distill_batch_stats)
+            terms.append(CrossHeadTerm(cross_head, loss, self.crosskd_weight))
         return terms
 
     def get_distiller(self, teacher):

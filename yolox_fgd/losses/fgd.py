@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from .attention import spatial_channel_attention
+from .batch_stats import BATCH_STATS, standardize_channels
 from .global_context import global_context_add, make_channel_add, make_context_mask
 from .masks import build_masks
 from .projector import PROJECTORS, make_projector
@@ -75,6 +76,8 @@ class FGDLoss(nn.Module):
         fg_norm: ``"paper"`` or ``"per_gt"``.
         attention: ``"teacher"``, ``"student"``, ``"none"`` or ``"diff"``.
         feature_norm: standardise both maps per channel before the terms (PKD).
+        batch_stats: ``"process"`` or ``"global"``: over whose batch ``feature_norm`` takes its
+            statistics under torch.distributed (:mod:`yolox_fgd.losses.batch_stats`).
         channel_ref: reference channel count of the channel-count normalisation, or ``None``.
         projector: the student-side projection ``align``, one of
             :data:`yolox_fgd.losses.projector.PROJECTORS` (``"conv1x1"``: the paper's).
@@ -93,6 +96,7 @@ class FGDLoss(nn.Module):
         fg_norm="paper",
         attention="teacher",
         feature_norm=False,
+        batch_stats="process",
         channel_ref=None,
         projector="conv1x1",
     ):
@@ -115,6 +119,9 @@ class FGDLoss(nn.Module):
         self.fg_norm = fg_norm
         self.attention = attention
         self.feature_norm = bool(feature_norm)
+        if batch_stats not in BATCH_STATS:
+            raise ValueError(f"batch_stats must be one of {BATCH_STATS}, got {batch_stats!r}")
+        self.batch_stats = batch_stats
         self.channel_ref = channel_ref
         self.projector = projector
 
@@ -236,7 +243,8 @@ class FGDLoss(nn.Module):
         if self.align is not None:
             S = self.align(S)
         if self.feature_norm:
-            S, T = standardize_channels(S), standardize_channels(T)
+            S = standardize_channels(S, batch_stats=self.batch_stats)
+            T = standardize_channels(T, batch_stats=self.batch_stats)
         return S, T
 
     @torch.no_grad()
@@ -256,11 +264,3 @@ class FGDLoss(nn.Module):
                 p = spatial_channel_attention(x, self.temp)[1] / C
                 out[f"entropy_c_{side}"] = -(p * p.clamp_min(1e-12).log()).sum(dim=1).mean()
         return out
-
-
-def standardize_channels(x, eps=1e-6):
-    """Each channel of ``x`` ``(N, C, H, W)`` to zero mean and unit variance over ``(N, H, W)``
-    (PKD, Cao et al., NeurIPS 2022; mmrazor ``PKDLoss.norm``)."""
-    mean = x.mean(dim=(0, 2, 3), keepdim=True)
-    var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
-    return (x - mean) / (var + eps).sqrt()

@@ -26,8 +26,11 @@ counts less. PaddleDetection's PP-YOLOE distillation (``ppdet/slim/distill_loss.
 divides by the scores' sum the same way.
 """
 import torch
+import torch.distributed
 import torch.nn.functional as F
 from torch import nn
+
+from .batch_stats import BATCH_STATS, global_sum, is_global
 
 __all__ = ["BOX_WEIGHTINGS", "HeadKDLoss", "binary_kl", "cell_giou"]
 
@@ -95,12 +98,19 @@ class HeadKDLoss(nn.Module):
         temperature: ``T`` of the KL terms (:func:`binary_kl`); the weights ``p`` are the
             teacher's objectness probabilities at ``T = 1``.
         box_weighting: ``"objectness"`` or ``"score"``: what weighs each position's box term.
+        batch_stats: ``"process"``: ``P`` (and ``W``) of this process's batch; ``"global"``: their
+            mean over the processes (every process divides by the same count, and the mean of the
+            processes' losses is the loss of their batches together;
+            :mod:`yolox_fgd.losses.batch_stats`).
 
     No parameters; no host synchronisation.
     """
 
-    def __init__(self, box_weight=0.0, temperature=1.0, box_weighting="objectness"):
+    def __init__(self, box_weight=0.0, temperature=1.0, box_weighting="objectness", batch_stats="process"):
         super().__init__()
+        if batch_stats not in BATCH_STATS:
+            raise ValueError(f"batch_stats must be one of {BATCH_STATS}, got {batch_stats!r}")
+        self.batch_stats = batch_stats
         if box_weighting not in BOX_WEIGHTINGS:
             raise ValueError(f"box_weighting must be one of {BOX_WEIGHTINGS}, got {box_weighting!r}")
         self.box_weighting = box_weighting
@@ -140,6 +150,10 @@ class HeadKDLoss(nn.Module):
                 box_sum = box_sum + (w * (1 - cell_giou(s_out[2], t_out[2]))).sum()
                 box_count = box_count + w.sum()
             count = count + p.sum()
+        if is_global(self.batch_stats):
+            world = torch.distributed.get_world_size()
+            count = global_sum(count) / world
+            box_count = global_sum(box_count) / world if self.box_weight > 0 else box_count
         count = torch.clamp(count, min=1.0)
         out = {"obj": obj_sum / count, "cls": cls_sum / count}
         out["loss"] = out["obj"] + out["cls"]
