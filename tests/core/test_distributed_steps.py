@@ -95,3 +95,29 @@ def test_global_batch_statistics_equal_one_process_with_the_whole_batch():
     local = FGDLoss(8, 16, feature_norm=True, ref_size=None)
     halves = [local(student[i:i + 2], teacher[i:i + 2], targets[i:i + 2], (64, 64))["loss"].item() for i in (0, 2)]
     assert sum(halves) / 2 != pytest.approx(whole_fgd, rel=1e-3)
+
+
+def _setup_check_worker(rank, port, messages):
+    import types
+
+    from yolox_fgd.core.trainer import Trainer
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        def check():  # what check_output_dir raises on a full disk, on rank 0 only
+            raise OSError("not enough disk space in /run: 0 MB free")
+        Trainer.on_rank0_for_all(types.SimpleNamespace(rank=rank, world_size_or_one=lambda: 2), check)
+    except OSError as e:
+        messages[rank] = str(e)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_check_that_fails_on_rank_0_stops_every_rank():
+    """A set-up check made on rank 0 only (output folder, disk space, logger) that fails raises on
+    both ranks, the other rank's message naming rank 0's problem, instead of leaving it waiting in
+    DDP's first collective until the peer watchdog fires."""
+    messages = mp.Manager().dict()
+    mp.spawn(_setup_check_worker, args=(find_free_port(), messages), nprocs=2, join=True)
+    assert messages[0] == "not enough disk space in /run: 0 MB free"
+    assert messages[1] == "rank 0 cannot train: not enough disk space in /run: 0 MB free"

@@ -19,6 +19,7 @@ import torch.backends.cudnn as cudnn
 from loguru import logger
 
 from ..core.launch import DEFAULT_PEER_TIMEOUT, launch, launch_from_environment, launcher_environment
+from ..core.metric_loggers import check_logger, split_wandb_options
 from ..exp.build import load_exp
 from ..utils.device import resolve_device
 from .common import check_checkpoint_path, check_dataset, run_cli
@@ -44,7 +45,7 @@ def make_parser():
     parser.add_argument("--cache", dest="cache", default=False, action="store_true", help="cache images in RAM")
     parser.add_argument("-o", "--occupy", dest="occupy", default=False, action="store_true",
                         help="accepted for YOLOX compatibility; ignored (GPU memory is not pre-allocated)")
-    parser.add_argument("-l", "--logger", type=str, default="tensorboard", help="tensorboard")
+    parser.add_argument("-l", "--logger", type=str, default="tensorboard", help="tensorboard (default) or wandb (YOLOX's; wandb-<key> value options go to wandb)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto: CUDA when available, else CPU")
     parser.add_argument("--peer-timeout", type=float, default=DEFAULT_PEER_TIMEOUT,
@@ -94,9 +95,7 @@ def check_args(args, device):
     if args.num_machines < 1 or not 0 <= args.machine_rank < args.num_machines:
         raise ValueError(f"--machine_rank must be in 0..{args.num_machines - 1} for --num_machines "
                          f"{args.num_machines}, got {args.machine_rank}")
-    if args.logger != "tensorboard":
-        raise ValueError(f"-l/--logger {args.logger!r} is not supported: yolox-fgd logs to tensorboard "
-                         "(and metrics.jsonl); drop the option")
+    check_logger(args.logger)
     if args.dist_backend not in (None, "gloo", "nccl"):
         raise ValueError(f"--dist-backend must be gloo or nccl, got {args.dist_backend!r}")
     if args.dist_backend == "nccl" and device.type != "cuda":
@@ -131,6 +130,7 @@ def main(argv=None):
         apply_launcher(args, env)
     check_args(args, device)
     exp = load_exp(args.exp_file, args.name)
+    args.opts, args.wandb_options = split_wandb_options(args.opts)
     exp.merge(args.opts)
     if not args.experiment_name:
         args.experiment_name = (os.path.splitext(os.path.basename(args.exp_file))[0]

@@ -29,7 +29,6 @@ import torch
 import torch.distributed as dist
 from loguru import logger
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.tensorboard import SummaryWriter
 from yolox.core import Trainer as YOLOXTrainer
 from yolox.utils import adjust_status, get_model_info, load_ckpt, synchronize
 from yolox.utils.allreduce_norm import get_async_norm_states
@@ -42,6 +41,7 @@ from ..utils.faults import fault_point, poisoned_loss
 from ..utils.device import memory_usage_mb, resolve_device
 from ..utils.ema import RampedModelEMA
 from ..utils.modules import unwrap
+from .metric_loggers import open_metric_logger
 from .rng import get_rng_state, set_rng_state
 
 __all__ = ["Trainer", "all_reduce_norm"]
@@ -79,7 +79,7 @@ class Trainer(YOLOXTrainer):
         # decimals of the loss-dict keys logged besides YOLOX's *loss* keys (which get 1)
         self.log_decimals = {}
         self.resume_state = None
-        self.tblogger = None
+        self.metric_logger = None
         self.memory_format = None
         self.nonfinite_steps = 0
         self.consecutive_nonfinite = 0
@@ -253,8 +253,9 @@ class Trainer(YOLOXTrainer):
         if stale:
             logger.warning(f"removed {len(stale)} partial checkpoint file(s) of an interrupted write: {stale}")
 
-    def write_exp_values(self):
-        """The experiment's plain values in ``exp.json`` (what ``tools/compare_runs.py --diff`` reads)."""
+    def exp_values(self):
+        """The experiment's plain values (numbers, strings, tuples of them), with the run's batch
+        size, fp16 flag, experiment class and command."""
         def plain(v):
             if isinstance(v, (bool, int, float, str)) or v is None:
                 return True
@@ -268,8 +269,12 @@ class Trainer(YOLOXTrainer):
         values["batch_size"] = self.args.batch_size
         values["fp16"] = bool(self.args.fp16)
         values["command"] = " ".join(["python", os.path.relpath(sys.argv[0])] + sys.argv[1:]) if sys.argv[0] else ""
+        return values
+
+    def write_exp_values(self):
+        """:meth:`exp_values` in ``exp.json`` (what ``tools/compare_runs.py --diff`` reads)."""
         with open(os.path.join(self.file_name, "exp.json"), "w") as f:
-            json.dump(values, f, indent=1)
+            json.dump(self.exp_values(), f, indent=1)
 
     def make_optimizer(self, model):
         """The optimizer of the trained module ``model`` (YOLOX's ``exp.get_optimizer``)."""
@@ -333,10 +338,9 @@ class Trainer(YOLOXTrainer):
         logger.info(f"\n{model}")
 
     def open_loggers(self):
-        """Rank 0's metric loggers (tensorboard)."""
-        if self.args.logger != "tensorboard":
-            raise ValueError(f"logger must be 'tensorboard' here, got {self.args.logger!r}")
-        self.tblogger = SummaryWriter(os.path.join(self.file_name, "tensorboard"))
+        """Rank 0's metric logger (``-l``: tensorboard or wandb, :mod:`yolox_fgd.core.metric_loggers`)."""
+        self.metric_logger = open_metric_logger(self.args.logger, self.file_name, self.exp_values(),
+                                                getattr(self.args, "wandb_options", None))
 
     def on_rank0_for_all(self, check):
         """Run ``check`` (a set-up step that may refuse to train: output folder, disk space,
@@ -359,9 +363,10 @@ class Trainer(YOLOXTrainer):
             raise error
 
     def after_train(self):
-        super().after_train()
-        if self.tblogger is not None:
-            self.tblogger.close()
+        # YOLOX's own after_train, with the metric logger in place of its wandb branch
+        logger.info(f"Training of experiment is done and the best AP is {self.best_ap * 100:.2f}")
+        if self.metric_logger is not None:
+            self.metric_logger.close()
 
     # ------------------------------------------------------------------ epochs
     def train_in_epoch(self):
@@ -413,12 +418,10 @@ class Trainer(YOLOXTrainer):
         self.best_ap = max(self.best_ap, ap50_95)
         stats = getattr(self.evaluator, "stats", None) or {}
         if self.rank == 0:
-            if self.tblogger is not None:
-                self.tblogger.add_scalar("val/COCOAP50", ap50, self.epoch + 1)
-                self.tblogger.add_scalar("val/COCOAP50_95", ap50_95, self.epoch + 1)
-                for key in ("AP75", "APs", "APm", "APl"):
-                    if key in stats:
-                        self.tblogger.add_scalar(f"val/COCO{key}", stats[key], self.epoch + 1)
+            if self.metric_logger is not None:
+                metrics = {"AP50": ap50, "AP50_95": ap50_95, **{k: stats[k] for k in ("AP75", "APs", "APm", "APl")
+                                                                if k in stats}}
+                self.metric_logger.log_eval(metrics, self.epoch + 1)
             logger.info("\n" + summary)
             self.append_metrics(ap50_95, ap50, stats)
         synchronize()
@@ -441,11 +444,9 @@ class Trainer(YOLOXTrainer):
                 f"{progress_str}, mem: {memory_usage_mb(self.device):.0f}Mb, {time_str}, {loss_str}, "
                 f"lr: {self.meter['lr'].latest:.3e}, size: {self.input_size[0]:d}, {eta_str}"
             )
-            if self.tblogger is not None:
-                step = self.progress_in_iter + 1
-                for k, v in loss_meter.items():
-                    self.tblogger.add_scalar(f"train/{k}", float(v.latest), step)
-                self.tblogger.add_scalar("train/lr", self.meter["lr"].latest, step)
+            if self.metric_logger is not None:
+                metrics = {**{k: float(v.latest) for k, v in loss_meter.items()}, "lr": self.meter["lr"].latest}
+                self.metric_logger.log_train(metrics, self.progress_in_iter + 1)
             self.meter.clear_meters()
 
         fault_point("iter")
@@ -570,3 +571,5 @@ class Trainer(YOLOXTrainer):
         save_checkpoint_atomic(self.checkpoint_state(start_epoch, rng_states), path)
         if update_best_ckpt:
             copy_atomic(path, os.path.join(self.file_name, "best_ckpt.pth"))
+        if self.metric_logger is not None:
+            self.metric_logger.checkpoint_saved(self.file_name, ckpt_name, update_best_ckpt)
