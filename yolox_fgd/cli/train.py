@@ -27,8 +27,20 @@ from .common import check_checkpoint_path, check_dataset, run_cli
 __all__ = ["make_parser", "main", "train_worker"]
 
 
+class PrintOptionsReference(argparse.Action):
+    """``--help-options``: print the experiment options reference (docs/options.md) and exit."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ..exp.options_reference import render_markdown
+
+        print(render_markdown(), end="")
+        parser.exit()
+
+
 def make_parser():
     parser = argparse.ArgumentParser("yolox-fgd train")
+    parser.add_argument("--help-options", nargs=0, action=PrintOptionsReference,
+                        help="print the experiment options yolox-fgd adds (docs/options.md) and exit")
     parser.add_argument("-expn", "--experiment-name", type=str, default=None)
     parser.add_argument("-n", "--name", type=str, default=None, help="YOLOX model name, e.g. yolox-s")
     parser.add_argument("--dist-backend", default=None, type=str, help="nccl (CUDA) or gloo (CPU); default by device")
@@ -41,11 +53,13 @@ def make_parser():
     parser.add_argument("-e", "--start_epoch", default=None, type=int, help="resume training start epoch")
     parser.add_argument("--num_machines", default=1, type=int, help="number of nodes")
     parser.add_argument("--machine_rank", default=0, type=int, help="node rank")
-    parser.add_argument("--fp16", dest="fp16", default=False, action="store_true", help="mixed precision: float16 autocast and loss scaling (on a CPU too, for testing)")
+    parser.add_argument("--fp16", dest="fp16", default=False, action="store_true",
+                        help="mixed precision: float16 autocast and loss scaling (on a CPU too, for testing)")
     parser.add_argument("--cache", dest="cache", default=False, action="store_true", help="cache images in RAM")
     parser.add_argument("-o", "--occupy", dest="occupy", default=False, action="store_true",
                         help="accepted for YOLOX compatibility; ignored (GPU memory is not pre-allocated)")
-    parser.add_argument("-l", "--logger", type=str, default="tensorboard", help="tensorboard (default) or wandb (YOLOX's; wandb-<key> value options go to wandb)")
+    parser.add_argument("-l", "--logger", type=str, default="tensorboard",
+                        help="tensorboard (default) or wandb (YOLOX's; wandb-<key> value options go to wandb)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto: CUDA when available, else CPU")
     parser.add_argument("--peer-timeout", type=float, default=DEFAULT_PEER_TIMEOUT,
