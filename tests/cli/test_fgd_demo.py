@@ -14,9 +14,11 @@ def test_pipeline_produces_table_and_pictures_from_the_evaluation(tmp_path, tiny
     for stage in ("stage 1/5", "stage 2/5", "stages 3-4/5", "stage 5/5"):
         assert stage in res.stdout
     assert "side by side" in res.stdout  # on CPU the two students train at the same time
-    assert "student_baseline: done" in res.stdout and "student_fgd: done" in res.stdout
+    assert "student_baseline: done" in res.stdout and "student_distilled: done" in res.stdout
     table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
-    assert [row.split("|")[1].strip() for row in table[1:]] == ["teacher", "student_baseline", "student_fgd"]
+    assert [row.split("|")[1].strip() for row in table[1:]] == ["teacher", "student_baseline", "student_distilled"]
+    # the distilled student's label says what it was taught with (the tiny experiment: the paper's FGD)
+    assert "student, distilled with FGD (stems maps, alpha 0.002)" in table[3]
     for name in ("ap_curves.png", "fgd_maps.png", "results.md"):
         assert (out / name).stat().st_size > 1000 or name == "results.md"
     with open(out / "results.json") as f:

@@ -179,3 +179,13 @@ def test_the_teacher_takes_the_students_class_count(tmp_path, tiny_teacher_ckpt)
     exp.merge(["num_classes", "4", "teacher_ckpt", str(tiny_teacher_ckpt)])  # a 6-class teacher
     with pytest.raises(CheckpointError, match="the checkpoint predicts 6 classes, the student 4"):
         exp.get_teacher()
+
+
+def test_distillation_summary_names_what_teaches():
+    """The demo's label of a distilled student names the terms that are on: the head outputs with
+    their weights, FGD only when one of its weights is not 0, and the mosaic-free factor."""
+    exp = load_exp(TINY_FGD_EXP)
+    assert exp.distillation_summary() == "FGD (stems maps, alpha 0.002)"
+    exp.head_kd_weight, exp.head_kd_box_weight, exp.distill_no_aug_factor = 2.5, 7.5, 3.0
+    exp.fgd_alpha = exp.fgd_beta = exp.fgd_gamma = exp.fgd_lambda = 0.0
+    assert exp.distillation_summary() == "head outputs (objectness and classes 2.5, boxes 7.5); x3 without mosaic"

@@ -209,11 +209,12 @@ def main(argv=None):
         return []
     from concurrent.futures import ThreadPoolExecutor
 
-    say("stages 3-4/5: the student without distillation and with FGD" +
+    taught = exps["fgd"].distillation_summary()
+    say(f"stages 3-4/5: the student without distillation and distilled with {taught}" +
         (", side by side (one core each)" if args.device == "cpu" else ", one after the other"))
     with ThreadPoolExecutor(max_workers=2 if args.device == "cpu" else 1) as pool:
         base = pool.submit(train, args.student_exp, "student_baseline", args, [], args.epochs)
-        fgd = pool.submit(train, args.fgd_exp, "student_fgd", args, ["teacher_ckpt", teacher_ckpt], args.epochs)
+        fgd = pool.submit(train, args.fgd_exp, "student_distilled", args, ["teacher_ckpt", teacher_ckpt], args.epochs)
         (base_ckpt, base_s), (fgd_ckpt, fgd_s) = base.result(), fgd.result()
 
     say("stage 5/5: evaluation with pycocotools")
@@ -221,7 +222,7 @@ def main(argv=None):
     for name, role, key, ckpt, secs in (
             ("teacher", "teacher", "teacher", teacher_ckpt, teacher_s),
             ("student_baseline", "student, no distillation", "student", base_ckpt, base_s),
-            ("student_fgd", f"student, distilled ({os.path.basename(args.fgd_exp)})", "fgd", fgd_ckpt, fgd_s)):
+            ("student_distilled", f"student, distilled with {taught}", "fgd", fgd_ckpt, fgd_s)):
         say(f"evaluating {name} ...")
         params, gflops = model_info(exps[key])
         rows.append({"name": name, "role": role, "stats": evaluate(exps[key], ckpt, args), "params": params,
@@ -238,7 +239,7 @@ def main(argv=None):
             teacher_metrics = teacher_metrics + [{"epoch": meta_epoch, "AP": rows[0]["stats"]["AP"]}]
     curves = plot_ap_curves({"teacher": teacher_metrics,
                              "student, no distillation": read_metrics(os.path.join(args.out, "student_baseline")),
-                             "student, distilled": read_metrics(os.path.join(args.out, "student_fgd"))},
+                             "student, distilled": read_metrics(os.path.join(args.out, "student_distilled"))},
                             os.path.join(args.out, "ap_curves.png"))
     maps = fgd_maps(args, exps["fgd"], exps["teacher"], fgd_ckpt, teacher_ckpt, os.path.join(args.out, "fgd_maps.png"))
     total = time.time() - t0

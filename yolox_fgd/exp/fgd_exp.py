@@ -362,6 +362,25 @@ class FGDExp(Exp):
         groups = sgd_param_groups(parts, lr, self.weight_decay)
         return torch.optim.SGD(groups, lr=lr, momentum=self.momentum, nesterov=True)
 
+    def distillation_summary(self):
+        """What the student is taught with, in a few words (the demo's table, the trainer's log):
+        the terms that are on with their weights, FGD named only when one of its weights is not 0."""
+        parts = []
+        if self.head_kd_weight > 0:
+            boxes = f", boxes {self.head_kd_box_weight:g}" if self.head_kd_box_weight > 0 else ""
+            parts.append(f"head outputs (objectness and classes {self.head_kd_weight:g}{boxes})")
+        if any(w > 0 for w in (self.fgd_alpha, self.fgd_beta, self.fgd_gamma, self.fgd_lambda)):
+            how = ", normalised" if self.fgd_feature_norm else ""
+            parts.append(f"FGD ({self.fgd_tap} maps, alpha {self.fgd_alpha:g}{how})")
+        if self.crosskd_weight > 0:
+            parts.append(f"cross-head ({self.crosskd_weight:g})")
+        if self.teacher_assignment:
+            parts.append("the teacher's label assignment")
+        if not parts:
+            return "nothing (every distillation weight 0)"
+        late = f"; x{self.distill_no_aug_factor:g} without mosaic" if self.distill_no_aug_factor != 1 else ""
+        return " + ".join(parts) + late
+
     def get_trainer(self, args):
         from ..core.fgd_trainer import FGDTrainer
 
