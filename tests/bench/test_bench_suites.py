@@ -32,8 +32,10 @@ def test_the_demo_suites_are_kept_as_they_were_measured():
     from yolox_fgd.exp.fgd_exp import RENAMED_OPTIONS
 
     old_name = {new: old for old, new in RENAMED_OPTIONS.items()}
+    added_since = ("fgd_effect",)  # suites added after the split: not part of the committed results' digest
     suites = {suite: [(name, exp, [old_name.get(o, o) if i % 2 == 0 else o for i, o in enumerate(opts)])
-                      for name, exp, opts in arms] for suite, arms in BENCHMARKS["demo"].suites.items()}
+                      for name, exp, opts in arms] for suite, arms in BENCHMARKS["demo"].suites.items()
+              if suite not in added_since}
     text = json.dumps(suites, sort_keys=True)
     assert hashlib.sha256(text.encode()).hexdigest() == "1138bac22025aacb33d5ea7f6d59f9c70d9ace5706e143d66bbfb2ce589ffc64"
     assert list(BENCHMARKS["demo"].suites)[:3] == ["remedies", "weights", "tuned"]

@@ -52,6 +52,8 @@ KD25 = ("fgd_tuned_head_kd2.5_box7.5", TUNED, KD25_KD)
 NOAUG2 = ("fgd_tuned_head_kd2.5_box7.5_noaug2", TUNED, KD25_KD + ["distill_no_aug_factor", "2"])
 # the best configuration (exps/demo/fgd_demo_nano_tuned_kd.py; docs/fgd_on_yolox.md, section 14):
 # section 13's with the distillation weighing three times in the mosaic-free epochs
+# every FGD weight 0: the same run with FGD's terms off (its modules exist and see no gradient)
+NO_FGD = ["fgd_alpha", "0", "fgd_beta", "0", "fgd_gamma", "0", "fgd_lambda", "0"]
 BEST = ("fgd_tuned_head_kd2.5_box7.5_noaug3", TUNED, KD25_KD + ["distill_no_aug_factor", "3"])
 
 # --scratch: the benchmark as it was until 2026-11-28 (docs/results/distill_bench_scratch.json):
@@ -181,6 +183,15 @@ DEMO_SUITES = {
         ("fgd_tuned_attention_student", TUNED, ["fgd_attention", "student"]),
         ("fgd_tuned_attention_diff", TUNED, ["fgd_attention", "diff"]),
     ],
+    # what FGD adds on this benchmark, paired by seed (docs/coco_shaped.md, "FGD's own effect"):
+    # FGD alone against no distillation, and the best configuration against the same without FGD
+    # (every FGD weight 0)
+    "fgd_effect": [
+        ("baseline", STUDENT, []),
+        ("fgd_tuned", TUNED, []),
+        ("head_kd", TUNED, BEST[2] + NO_FGD),
+        BEST,
+    ],
     # the stem study (docs/baseline_discrepancy.md) on the benchmark, from random weights (the
     # common initial weights have a Focus stem)
     "stems": [
@@ -196,7 +207,6 @@ COCO_STUDENT = "exps/coco_shaped/coco_shaped_yolox_nano.py"
 COCO_FGD = "exps/coco_shaped/coco_shaped_fgd_nano.py"
 COCO_TUNED = "exps/coco_shaped/coco_shaped_fgd_nano_tuned.py"
 COCO_TUNED_KD = "exps/coco_shaped/coco_shaped_fgd_nano_tuned_kd.py"
-NO_FGD = ["fgd_alpha", "0", "fgd_beta", "0", "fgd_gamma", "0", "fgd_lambda", "0"]
 
 COCO_SUITES = {
     # no distillation, FGD as in the paper and as recommended on the demo benchmark, the best FGD
@@ -209,6 +219,16 @@ COCO_SUITES = {
         ("fgd", COCO_TUNED, []),
         ("head_kd", COCO_TUNED_KD, NO_FGD),
         ("head_kd_fgd", COCO_TUNED_KD, []),
+    ],
+    # FGD without head distillation, looking for its best configuration here (seeds 0 and 1 first):
+    # the official maps (stems) or the PAFPN's, normalised or not, the paper's weights x0.01 / x0.1
+    "coco_fgd_search": [
+        ("baseline", COCO_STUDENT, []),
+        ("fgd_paper", COCO_FGD, []),
+        ("fgd_tuned", COCO_TUNED, []),
+        ("fgd_tuned_stems", COCO_TUNED, ["fgd_tap", "stems"]),
+        ("fgd_tuned_x10", COCO_TUNED, scaled_weights(0.1)),
+        ("fgd_stems_x01", COCO_FGD, scaled_weights(0.1) + ["fgd_modules_lr_mult", "100"]),
     ],
     # the source document's variants, on the recommended configuration
     "coco_variants": [

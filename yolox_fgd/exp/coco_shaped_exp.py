@@ -11,7 +11,8 @@ like COCO in relative terms (docs/coco_shaped.md):
 * 3-10 objects per image covering about 15% of it (COCO: most pixels are background);
 * structured backgrounds: noise textures, tiles, blobs and gradients, unlabelled strokes, and
   unlabelled triangles and hexagons drawn like objects (hard negatives);
-* multiscale 160-224 with a new size every iteration, mosaic and YOLOX's affine, no mixup.
+* multiscale 160-224 with a new size every iteration, mosaic and YOLOX's affine, no mixup;
+* students fine-tuned for 8 epochs at batch 32 (504 iterations) from common initial weights.
 """
 from .demo_exp import DemoExp, FGDDemoExp
 
@@ -40,6 +41,13 @@ class CocoShapedExp(DemoExp):
         self.multiscale_range = 1  # 160 .. 224
         # APs / APm / APl at COCO's thresholds scaled from 640 to 192 px
         self.eval_size_thresholds = (32 * COCO_SHAPED_INPUT / 640, 96 * COCO_SHAPED_INPUT / 640)
+        # ---------------- the students' schedule ---------------- #
+        # 8 epochs of 63 iterations at batch 32 (504 iterations) from the common initial weights;
+        # YOLOX closes mosaic at epoch max_epoch - no_aug_epochs = 6: epochs 6-8 are mosaic-free and
+        # evaluated, with epoch 3
+        self.max_epoch = 8
+        self.no_aug_epochs = 2
+        self.eval_interval = 3
 
 
 class FGDCocoShapedExp(FGDDemoExp, CocoShapedExp):
