@@ -30,3 +30,13 @@ def test_statistics_of_two_models_on_two_batches():
         assert abs(s["rms_max"] - float(rms.max())) < 1e-4 * float(rms.max()) and s["top_channel"] == int(rms.argmax())
         assert 0 <= s["top_energy_on_fg"] <= 1 and s["norm"]["gain"] > 0 and s["norm"]["z_rms"] > 0
     assert out["student"]["p3"]["channels"] == 32 and out["teacher"]["p3"]["channels"] == 64
+
+
+def test_foreground_mask_picture(tmp_path):
+    """tools/map_stats.py --masks: one row per image (image with boxes, foreground at p3/p4/p5) in a PNG."""
+    from yolox_fgd.visualize.fg_masks import plot_fg_masks
+
+    targets = torch.zeros(2, 1, 5)
+    targets[0, 0] = torch.tensor([1, 32, 32, 40, 40])
+    path = plot_fg_masks(torch.rand(2, 3, 64, 64) * 255, targets, str(tmp_path / "masks.png"), title="t")
+    assert (tmp_path / "masks.png").stat().st_size > 5000 and path.endswith("masks.png")

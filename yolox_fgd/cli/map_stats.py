@@ -50,6 +50,8 @@ def main(argv=None):
     p.add_argument("--images", type=int, default=128, help="validation images")
     p.add_argument("-b", "--batch-size", type=int, default=32)
     p.add_argument("--json", default=None, help="also write the numbers here")
+    p.add_argument("--masks", default=None, metavar="PNG",
+                   help="also draw the first 4 validation images with their boxes and FGD's foreground mask per level")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="key value overrides of the experiment")
     args = p.parse_args(argv)
     from ..distill.map_statistics import map_statistics
@@ -85,6 +87,12 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+    if args.masks:
+        from ..visualize.fg_masks import plot_fg_masks
+
+        images, targets = next(val_batches(exp, 4, 4))
+        plot_fg_masks(images, targets, args.masks, title=f"{args.exp_file}: FGD's foreground at {tuple(exp.test_size)}")
+        print(f"wrote {args.masks}")
     return results
 
 
