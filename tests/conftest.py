@@ -122,3 +122,14 @@ def assert_same_tensors(a, b, what):
     assert set(a) == set(b), f"{what}: different keys"
     for name, tensor in a.items():
         assert torch.equal(tensor, b[name]), f"{what}.{name} differs"
+
+
+def run_iters(trainer, n, after_iter=lambda i: None):
+    """``n`` steps of epoch 1 through the trainer's real ``train_one_iter`` (after ``before_train``),
+    calling ``after_iter(i)`` after each."""
+    trainer.epoch = 0
+    for trainer.iter in range(n):
+        if trainer.iter % trainer.max_iter == 0:
+            trainer.prefetcher = type(trainer.prefetcher)(trainer.train_loader)
+        trainer.train_one_iter()
+        after_iter(trainer.iter)

@@ -151,4 +151,4 @@ def test_a_diverged_run_ends_with_its_message_not_lost_stderr(tmp_path, tiny_dat
 def test_fgd_fit_refuses_an_experiment_without_distillation(tmp_path):
     """tools/fgd_fit.py on a plain (non-FGD) experiment says so before loading anything."""
     err = fail("fgd_fit", "-f", TINY_EXP, "-c", tmp_path / "any.pth")
-    assert "is not an FGD experiment (no fgd_levels)" in err
+    assert "is not an FGD experiment (no teacher, no fgd_levels)" in err

@@ -10,7 +10,7 @@ import pytest
 import torch
 from loguru import logger
 
-from tests.conftest import (TINY_EXP, TINY_FGD_EXP, assert_same_tensors, load_ckpt_file, make_trainer,
+from tests.conftest import (TINY_EXP, TINY_FGD_EXP, assert_same_tensors, load_ckpt_file, make_trainer, run_iters,
                             run_tool)
 from yolox_fgd.data.coco import CheckedCOCODataset
 
@@ -62,15 +62,6 @@ def _poisoned(trainer, term, bad_iters):
     trainer.forward_losses = forward
 
 
-def _run_iters(trainer, n, after_iter=lambda i: None):
-    trainer.epoch = 0
-    for trainer.iter in range(n):
-        if trainer.iter % trainer.max_iter == 0:
-            trainer.prefetcher = type(trainer.prefetcher)(trainer.train_loader)
-        trainer.train_one_iter()
-        after_iter(trainer.iter)
-
-
 def test_nonfinite_fgd_term_is_skipped_counted_then_stops(tmp_path, tiny_data, tiny_teacher_ckpt, restore_std):
     """Default policy: a NaN step is skipped (parameters and EMA unchanged; BatchNorm running
     statistics of its forward are kept, as in any forward) and counted; after
@@ -95,7 +86,7 @@ def test_nonfinite_fgd_term_is_skipped_counted_then_stops(tmp_path, tiny_data, t
 
     with pytest.raises(FloatingPointError,
                        match=r"non-finite loss at epoch 1 iter 6 \(iteration 6\): .*fgd_rela_p5=nan.*3 consecutive"):
-        _run_iters(trainer, 8, check)
+        run_iters(trainer, 8, check)
     assert trainer.nonfinite_steps == 4
 
 
@@ -104,7 +95,7 @@ def test_nonfinite_detection_term_stops_at_once_with_stop_policy(tmp_path, tiny_
     trainer.before_train()
     _poisoned(trainer, "iou_loss", bad_iters={0})
     with pytest.raises(FloatingPointError, match=r"iteration 1\).*iou_loss=nan.*nonfinite_policy='stop'"):
-        _run_iters(trainer, 1)
+        run_iters(trainer, 1)
 
 
 def test_output_folder_not_writable_or_full(tmp_path, tiny_data, restore_std, monkeypatch):
@@ -188,4 +179,4 @@ def test_nan_predictions_say_the_run_diverged(tmp_path, tiny_data, restore_std):
     with torch.no_grad():
         trainer.model.head.cls_preds[0].weight.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match=r"predictions became NaN at epoch 1 iteration 1: training diverged"):
-        _run_iters(trainer, 1)
+        run_iters(trainer, 1)

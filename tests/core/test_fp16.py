@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_tensors, load_ckpt_file, run_tool,
-                            stop_and_resume)
+from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_tensors, load_ckpt_file, run_iters,
+                            run_tool, stop_and_resume)
 from yolox_fgd.losses import FGDLoss
 from yolox_fgd.losses.head_kd import HeadKDLoss
 
@@ -100,16 +100,12 @@ def test_distillation_losses_under_autocast_match_float32_with_large_teacher_map
 
 
 def _steps(trainer, n, forward=None, after=lambda i: None):
-    """``n`` training steps of epoch 1 through the real ``train_one_iter``."""
+    """``n`` training steps of epoch 1 through the real ``train_one_iter``, the loss dict passed
+    through ``forward`` first."""
     if forward is not None:
         real = trainer.forward_losses
         trainer.forward_losses = lambda inps, targets: forward(real(inps, targets))
-    trainer.epoch = 0
-    for trainer.iter in range(n):
-        if trainer.iter % trainer.max_iter == 0:
-            trainer.prefetcher = type(trainer.prefetcher)(trainer.train_loader)
-        trainer.train_one_iter()
-        after(trainer.iter)
+    run_iters(trainer, n, after)
 
 
 def test_scaler_overflow_is_not_a_fault_but_a_nan_loss_is(tmp_path, tiny_data, restore_std):

@@ -6,7 +6,8 @@ from loguru import logger
 
 from ..utils.checkpoint import CheckpointError
 
-__all__ = ["USER_ERRORS", "run_cli", "check_checkpoint_path", "check_dataset", "apply_test_options"]
+__all__ = ["USER_ERRORS", "run_cli", "check_checkpoint_path", "check_dataset", "apply_test_options",
+           "load_student_and_teacher"]
 
 # FloatingPointError: a run that diverged (non-finite losses, NaN predictions), said with where and why
 USER_ERRORS = (CheckpointError, FileNotFoundError, ImportError, ValueError, OSError, RuntimeError, FloatingPointError)
@@ -56,3 +57,25 @@ def apply_test_options(exp, args):
         exp.nmsthre = args.nms
     if args.tsize is not None:
         exp.test_size = (args.tsize, args.tsize)
+
+
+def load_student_and_teacher(exp_file, opts, args, student_ckpt):
+    """An FGD experiment with its ``key value`` options, its student with the weights of
+    ``student_ckpt`` (``None``: the experiment's ``init_ckpt``, or random weights without one) and
+    its teacher's YOLOX model: what the tools that look at both models' maps start from.
+
+    Raises:
+        ValueError: ``exp_file`` is not an FGD experiment (it has no teacher).
+        CheckpointError: the teacher checkpoint (or ``student_ckpt``) is missing or does not fit.
+    """
+    from ..exp.build import load_exp
+    from .eval import load_model_weights
+
+    exp = load_exp(exp_file)
+    exp.merge(opts)
+    if not hasattr(exp, "fgd_levels"):
+        raise ValueError(f"{exp_file} is not an FGD experiment (no teacher, no fgd_levels): give an FGD experiment")
+    exp.check_before_launch(args)
+    student_ckpt = student_ckpt or exp.init_ckpt
+    student = exp.get_model() if student_ckpt is None else load_model_weights(exp.get_model(), student_ckpt)
+    return exp, student, exp.get_teacher().model

@@ -14,9 +14,8 @@ import argparse
 import json
 
 from ..distill.projection_fit import projection_fit
-from ..exp.build import load_exp
 from ..utils.checkpoint import CheckpointError, load_checkpoint
-from .common import run_cli
+from .common import load_student_and_teacher, run_cli
 
 __all__ = ["main", "load_fgd_losses"]
 
@@ -55,16 +54,8 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="key value overrides, as the run was trained")
     args = p.parse_args(argv)
-    from .eval import load_model_weights
-
-    exp = load_exp(args.exp_file)
-    exp.merge(args.opts)
-    if not hasattr(exp, "fgd_levels"):
-        raise ValueError(f"{args.exp_file} is not an FGD experiment (no fgd_levels): give the FGD run's experiment")
-    exp.check_before_launch(args)
+    exp, student, teacher = load_student_and_teacher(args.exp_file, args.opts, args, args.ckpt)
     ckpt = load_checkpoint(args.ckpt)
-    student = load_model_weights(exp.get_model(), args.ckpt)
-    teacher = exp.get_teacher().model
     losses = load_fgd_losses(exp, ckpt, student, teacher)
     loader = exp.get_eval_loader(batch_size=args.batch_size, is_distributed=False)
     fit = projection_fit(student, teacher, losses, (batch[0] for batch in loader), exp.fgd_tap)

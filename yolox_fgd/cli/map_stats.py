@@ -10,8 +10,7 @@ markdown table per tap and writes the numbers as JSON with ``--json``.
 import argparse
 import json
 
-from ..exp.build import load_exp
-from .common import run_cli
+from .common import load_student_and_teacher, run_cli
 
 __all__ = ["main"]
 
@@ -55,16 +54,9 @@ def main(argv=None):
     p.add_argument("opts", nargs=argparse.REMAINDER, help="key value overrides of the experiment")
     args = p.parse_args(argv)
     from ..distill.map_statistics import map_statistics
-    from .eval import load_model_weights
 
-    exp = load_exp(args.exp_file)
-    exp.merge(args.opts)
-    if not hasattr(exp, "fgd_levels"):
-        raise ValueError(f"{args.exp_file} is not an FGD experiment: give one whose teacher and student to measure")
-    exp.check_before_launch(args)
+    exp, student, teacher = load_student_and_teacher(args.exp_file, args.opts, args, args.ckpt)
     ckpt = args.ckpt or exp.init_ckpt
-    student = exp.get_model() if ckpt is None else load_model_weights(exp.get_model(), ckpt)
-    teacher = exp.get_teacher().model
     results = {"exp": args.exp_file, "student_ckpt": ckpt, "teacher_ckpt": exp.teacher_ckpt, "images": args.images,
                "input_size": list(exp.test_size), "taps": {}}
     for tap in args.tap or [exp.fgd_tap]:
