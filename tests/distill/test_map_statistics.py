@@ -29,6 +29,7 @@ def test_statistics_of_two_models_on_two_batches():
         s = out["teacher"][lvl]
         assert abs(s["rms_max"] - float(rms.max())) < 1e-4 * float(rms.max()) and s["top_channel"] == int(rms.argmax())
         assert 0 <= s["top_energy_on_fg"] <= 1 and s["norm"]["gain"] > 0 and s["norm"]["z_rms"] > 0
+        assert 0 < s["rms_max_train_mode"] < 3  # batch statistics: every channel about unit scale
     assert out["student"]["p3"]["channels"] == 32 and out["teacher"]["p3"]["channels"] == 64
 
 

@@ -64,9 +64,9 @@ def main(argv=None):
                                val_batches(exp, args.images, args.batch_size), tap)
         results["taps"][tap] = stats
         print(f"\n{args.exp_file}, {tap} tap, {args.images} validation images at {tuple(exp.test_size)}:")
-        print("| level | fg share | model | channels | RMS median / max | max abs median / max | top channel: energy on fg; "
-              "BN gain, beta, input z RMS (medians) |")
-        print("|---|---|---|---|---|---|---|")
+        print("| level | fg share | model | channels | RMS median / max | RMS max in train mode | max abs median / max | "
+              "top channel: energy on fg; BN gain, beta, input z RMS (medians) |")
+        print("|---|---|---|---|---|---|---|---|")
         for lvl, share in stats["fg_fraction"].items():
             for name in ("teacher", "student"):
                 s = stats[name][lvl]
@@ -75,7 +75,7 @@ def main(argv=None):
                     f"; {norm['gain']:.2f}, {norm['beta']:.2f}, {norm['z_rms']:.1f} "
                     f"({norm['gain_median']:.2f}, {norm['beta_median']:.2f}, {norm['z_rms_median']:.1f})"))
                 print(f"| {lvl} | {share:.2f} | {name} | {s['channels']} | {s['rms_median']:.3f} / {s['rms_max']:.2f} | "
-                      f"{s['max_median']:.2f} / {s['max_max']:.1f} | {bn} |")
+                      f"{s['rms_max_train_mode']:.2f} | {s['max_median']:.2f} / {s['max_max']:.1f} | {bn} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

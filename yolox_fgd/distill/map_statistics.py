@@ -13,8 +13,14 @@ Per level (p3/p4/p5) over validation images at the test size:
   and SiLU is about ``gain * (x - mean) + beta`` with ``gain = gamma / sqrt(var)``) and the RMS of
   its normalised input ``z = (x - mean) / sqrt(var)``, which is about 1 on the data the running
   statistics were gathered on: a channel is large because its gain or beta is, or because its
-  input is far from those statistics (``z`` well above 1).
+  input is far from those statistics (``z`` well above 1);
+* the same maps in train mode (BatchNorm on the batch's own statistics, on a copy of the model):
+  ``rms_max_train_mode``. A channel large in eval mode and not in train mode is large because the
+  running statistics do not describe the batches (a train/eval BatchNorm discrepancy), not because
+  the network learnt large values.
 """
+import copy
+
 import torch
 
 from ..losses import build_masks
@@ -69,6 +75,8 @@ def map_statistics(models, batches, tap, levels=tuple(PAFPN_LEVELS)):
         top_channel, channels, norm}}}``.
     """
     maps = {name: {lvl: [] for lvl in levels} for name in models}
+    train_rms = {name: {lvl: [] for lvl in levels} for name in models}
+    train_copies = {name: copy.deepcopy(model).train() for name, model in models.items()}
     conv_out = {name: {lvl: [] for lvl in levels} for name in models}
     fg = {lvl: [] for lvl in levels}
     handles = []
@@ -83,6 +91,8 @@ def map_statistics(models, batches, tap, levels=tuple(PAFPN_LEVELS)):
         for images, targets in batches:
             size = tuple(images.shape[-2:])
             for name, model in models.items():
+                for lvl, m in distilled_maps(train_copies[name], images, tap, levels).items():
+                    train_rms[name][lvl].append(m.float().pow(2).mean(dim=(0, 2, 3)))
                 for lvl, m in distilled_maps(model, images, tap, levels).items():
                     maps[name][lvl].append(m)
                     if name == next(iter(models)):
@@ -97,5 +107,6 @@ def map_statistics(models, batches, tap, levels=tuple(PAFPN_LEVELS)):
         for lvl in levels:
             stats, top = _summary(maps[name][lvl], fg[lvl])
             stats["norm"] = _norm_of(model, PAFPN_LEVELS[lvl][0], top, conv_out[name][lvl]) if tap == "stems" else None
+            stats["rms_max_train_mode"] = float(torch.stack(train_rms[name][lvl]).mean(dim=0).sqrt().max())
             out[name][lvl] = stats
     return out
