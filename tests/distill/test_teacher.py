@@ -82,3 +82,39 @@ def test_cli_rejects_unknown_level(tiny_data, tiny_teacher_ckpt):
     res = run_tool("train", "-f", TINY_FGD_EXP, "--device", "cpu", "teacher_ckpt", tiny_teacher_ckpt,
                    "fgd_levels", "(p3,p6)")
     assert res.returncode != 0 and "fgd_levels=('p3', 'p6') must be distinct names among ('p3', 'p4', 'p5')" in res.stderr
+
+
+def test_teacher_with_batch_statistics_teaches_on_them_and_keeps_its_running_ones(tiny_teacher_ckpt):
+    """teacher_bn_stats "batch": the Distiller's teacher targets are the teacher's maps with every
+    BatchNorm normalising by the batch's own statistics (as a train-mode forward), and its running
+    statistics do not change however many batches it sees; "running" (the default) is eval mode."""
+    import copy
+
+    from tests.conftest import TINY_FGD_EXP
+    from yolox_fgd.distill.features import distilled_maps
+
+    exp = load_exp(TINY_FGD_EXP)
+    exp.teacher_ckpt = str(tiny_teacher_ckpt)
+    exp.teacher_bn_stats = "batch"
+    exp.check_config()
+    teacher = exp.get_teacher()
+    distiller = exp.get_distiller(teacher)
+    before = copy.deepcopy(teacher.model.state_dict())
+    images = torch.rand(2, 3, 64, 64) * 255
+    got = distiller.teacher_targets(teacher, images).maps["stems"]
+    distiller.teacher_targets(teacher, torch.rand(2, 3, 64, 64) * 255)
+    with torch.no_grad():
+        ref = distilled_maps(copy.deepcopy(teacher.model).train(), images, "stems", exp.fgd_levels)
+        evald = distilled_maps(copy.deepcopy(teacher.model).eval(), images, "stems", exp.fgd_levels)
+    assert all(torch.allclose(got[lvl], ref[lvl]) for lvl in ref)
+    assert not all(torch.allclose(got[lvl], evald[lvl]) for lvl in ref)
+    for key, value in teacher.model.state_dict().items():
+        if "running" in key:
+            assert torch.equal(value, before[key]), key
+    exp.teacher_bn_stats = "running"
+    teacher = exp.get_teacher()
+    got = exp.get_distiller(teacher).teacher_targets(teacher, images).maps["stems"]
+    assert all(torch.allclose(got[lvl], evald[lvl]) for lvl in ref)
+    exp.teacher_bn_stats = "train"
+    with pytest.raises(ValueError, match="teacher_bn_stats='train' must be one of \\('running', 'batch'\\)"):
+        exp.check_config()

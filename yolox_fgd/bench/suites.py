@@ -221,14 +221,17 @@ COCO_SUITES = {
         ("head_kd_fgd", COCO_TUNED_KD, []),
     ],
     # FGD without head distillation, looking for its best configuration here (seeds 0 and 1 first):
-    # the official maps (stems) or the PAFPN's, normalised or not, the paper's weights x0.01 / x0.1
+    # the official maps (stems) or the PAFPN's, normalised or not, the paper's weights x1 / x0.1 / x0.01,
+    # and the teacher normalising with each batch's statistics (teacher_bn_stats batch: its maps on
+    # the scale of the student's, docs/coco_shaped.md)
     "coco_fgd_search": [
         ("baseline", COCO_STUDENT, []),
         ("fgd_paper", COCO_FGD, []),
         ("fgd_tuned", COCO_TUNED, []),
         ("fgd_tuned_stems", COCO_TUNED, ["fgd_tap", "stems"]),
-        ("fgd_tuned_x10", COCO_TUNED, scaled_weights(0.1)),
-        ("fgd_stems_x01", COCO_FGD, scaled_weights(0.1) + ["fgd_modules_lr_mult", "100"]),
+        ("fgd_paper_bnbatch", COCO_FGD, ["teacher_bn_stats", "batch"]),
+        ("fgd_stems_x01_bnbatch", COCO_FGD, scaled_weights(0.1) + ["fgd_modules_lr_mult", "100",
+                                                                   "teacher_bn_stats", "batch"]),
     ],
     # the source document's variants, on the recommended configuration
     "coco_variants": [

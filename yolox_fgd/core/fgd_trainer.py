@@ -117,7 +117,7 @@ class FGDTrainer(Trainer):
         """Log the teacher's AP on the validation set (a wrongly loaded teacher shows at once)."""
         logger.info("evaluating the teacher before training ...")
         ap50_95, ap50, summary = self.exp.eval(self.teacher, self.evaluator, self.is_distributed)
-        self.teacher.eval()
+        self.teacher.freeze()
         if self.rank == 0:
             logger.info(f"teacher AP50:95 {100 * ap50_95:.2f}, AP50 {100 * ap50:.2f}\n{summary}")
         self.teacher_ap = ap50_95

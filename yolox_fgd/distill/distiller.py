@@ -68,8 +68,9 @@ class Distiller(nn.Module):
     def teacher_targets(self, teacher, images):
         """What the terms need from the teacher for ``images`` ``(N, 3, H, W)``.
 
-        The teacher is put in eval mode first (every call: nothing may switch its BatchNorm to
-        batch statistics), runs without a graph, under the caller's autocast.
+        The teacher is frozen first (every call: eval mode, or its chosen BatchNorm statistics;
+        :meth:`~yolox_fgd.distill.teacher.TeacherModel.freeze`), runs without a graph, under the
+        caller's autocast.
 
         Args:
             teacher: the frozen teacher (:class:`~yolox_fgd.distill.teacher.TeacherModel`).
@@ -77,7 +78,7 @@ class Distiller(nn.Module):
         Returns:
             :class:`~yolox_fgd.distill.terms.TeacherTargets` holding only what is needed.
         """
-        teacher.eval()
+        teacher.freeze()
         model, needs = teacher.model, self.teacher_needs()
         fpn = model.backbone(images)
         maps = {}

@@ -12,7 +12,11 @@ from torch import nn
 
 from ..utils.checkpoint import CheckpointError, file_sha256, load_checkpoint, model_state_dict
 
-__all__ = ["TeacherModel", "build_teacher"]
+__all__ = ["BN_STATS", "TeacherModel", "build_teacher"]
+
+# how the teacher's BatchNorm normalises during distillation: with its running statistics (eval
+# mode, the default) or with each batch's own (as the student's, in train mode)
+BN_STATS = ("running", "batch")
 
 
 class TeacherModel(nn.Module):
@@ -23,15 +27,31 @@ class TeacherModel(nn.Module):
         exp: its experiment; ``ckpt_path``, ``ckpt_sha256``: where its weights came from.
     """
 
-    def __init__(self, model, exp, ckpt_path):
+    def __init__(self, model, exp, ckpt_path, bn_stats="running"):
         super().__init__()
+        if bn_stats not in BN_STATS:
+            raise ValueError(f"the teacher's BatchNorm statistics must be one of {BN_STATS}, got {bn_stats!r}")
         self.model = model
         self.exp = exp
         self.ckpt_path = ckpt_path
         self.ckpt_sha256 = file_sha256(ckpt_path) if ckpt_path and os.path.isfile(ckpt_path) else None
+        self.bn_stats = bn_stats
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self.freeze()
+
+    def freeze(self):
+        """Eval mode (the trainer calls it before every teacher forward: nothing may switch its
+        BatchNorm to batch statistics by accident); with ``bn_stats="batch"`` its BatchNorm layers
+        then normalise with each batch's own statistics, their running statistics untouched
+        (momentum 0)."""
         self.eval()
+        if self.bn_stats == "batch":
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.momentum = 0.0
+                    m.train()
+        return self
 
     @property
     def backbone(self):
@@ -46,7 +66,7 @@ class TeacherModel(nn.Module):
         return self.model(x)
 
 
-def build_teacher(exp, ckpt_path, num_classes, device="cpu", stem=None, name=None):
+def build_teacher(exp, ckpt_path, num_classes, device="cpu", stem=None, name=None, bn_stats="running"):
     """Build, load and freeze the teacher.
 
     Args:
@@ -57,6 +77,7 @@ def build_teacher(exp, ckpt_path, num_classes, device="cpu", stem=None, name=Non
         stem: ``"focus"``/``"conv6"``/``"conv3"`` for a teacher experiment without a ``stem``
             attribute (YOLOX's own); ``None`` keeps the experiment's.
         name: how messages call the teacher (default: the experiment's ``exp_name``).
+        bn_stats: :data:`BN_STATS` (:meth:`TeacherModel.freeze`).
 
     Raises:
         CheckpointError: checkpoint missing, unreadable, or with missing/unexpected keys or
@@ -100,7 +121,7 @@ def build_teacher(exp, ckpt_path, num_classes, device="cpu", stem=None, name=Non
             f"{unexpected[:3]}, {len(wrong)} of another shape {wrong[:3]}"
         )
     model.load_state_dict(state, strict=True)
-    teacher_model = TeacherModel(model, exp, ckpt_path).to(device)
+    teacher_model = TeacherModel(model, exp, ckpt_path, bn_stats).to(device)
     logger.info(f"teacher {teacher} loaded from {ckpt_path} (sha256 {teacher_model.ckpt_sha256[:12]}...)")
     return teacher_model
 

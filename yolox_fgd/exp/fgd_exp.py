@@ -39,6 +39,12 @@ class FGDExp(Exp):
         self.teacher_stem = None
         # evaluate the teacher on the validation set before training and log its AP
         self.teacher_eval_first = False
+        # how the teacher's BatchNorm normalises while it teaches: "running" (eval mode, its
+        # running statistics) or "batch" (each batch's own statistics, running ones untouched: the
+        # scale the student's own maps have in training; in eval mode a few channels of a YOLOX
+        # teacher's maps are 5-10x larger, tools/map_stats.py, docs/coco_shaped.md). The official
+        # FGD YOLOX code ran the teacher in train mode, batch statistics and drifting running ones
+        self.teacher_bn_stats = "running"
 
         # ---------------- FGD (Yang et al., CVPR 2022) ---------------- #
         # where FGD taps both models: "stems" (outputs of head.stems[i], 256*width channels: the
@@ -189,7 +195,11 @@ class FGDExp(Exp):
         if self.distill_stop_epoch is not None and not 1 <= self.distill_stop_epoch <= self.max_epoch + 1:
             raise ValueError(f"distill_stop_epoch must be None or in 1..max_epoch+1 ({self.max_epoch + 1}), "
                              f"got {self.distill_stop_epoch}")
+        from ..distill.teacher import BN_STATS
         from ..losses.batch_stats import BATCH_STATS
+
+        if self.teacher_bn_stats not in BN_STATS:
+            raise ValueError(f"teacher_bn_stats={self.teacher_bn_stats!r} must be one of {BN_STATS}")
 
         if self.distill_batch_stats not in BATCH_STATS:
             raise ValueError(f"distill_batch_stats={self.distill_batch_stats!r} must be one of {BATCH_STATS}")
@@ -296,7 +306,7 @@ class FGDExp(Exp):
         from ..distill.teacher import build_teacher
 
         return build_teacher(self.get_teacher_exp(), self.teacher_ckpt, self.num_classes, device,
-                             stem=self.teacher_stem, name=self.teacher_exp)
+                             stem=self.teacher_stem, name=self.teacher_exp, bn_stats=self.teacher_bn_stats)
 
     def get_fgd_losses(self, student_channels, teacher_channels):
         """One ``FGDLoss`` per level, sized from the declared channels ``{level: C}``."""

@@ -67,6 +67,9 @@ SECTIONS = [
                "required", PROJECT),
         Option("teacher_stem", "str or None", "the teacher's stem when its experiment sets none", PROJECT),
         Option("teacher_eval_first", "bool", "evaluate the teacher before training and log its AP", PROJECT),
+        Option("teacher_bn_stats", "str", "the teacher's BatchNorm while it teaches: `running` statistics (eval mode) "
+               "or each `batch`'s own (running ones untouched; the official FGD YOLOX code ran it in train mode)",
+               "official FGD code; project"),
     ]),
     ("FGD", "fgd", [
         Option("fgd_tap", "str", "maps distilled: `stems` (the head's stem outputs, the official run's), `pafpn` "
