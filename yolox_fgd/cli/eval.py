@@ -93,6 +93,8 @@ def main(argv=None):
     apply_test_options(exp, args)
     if args.seed is not None:
         torch.manual_seed(args.seed)
+    if args.fp16 and resolve_device(args.device).type != "cuda":
+        raise ValueError("--fp16 (half-precision evaluation) needs CUDA: run on a GPU or drop --fp16")
     if args.ckpt is None:
         raise CheckpointError("give the checkpoint to evaluate with -c/--ckpt")
     if args.model_size is not None and (args.model_size <= 0 or args.model_size % 32):

@@ -30,6 +30,9 @@ __all__ = ["BACKGROUNDS", "CLASSES", "SyntheticSpec", "dataset_fingerprint", "en
 GENERATOR_VERSION = 3
 CLASSES = ("circle", "ring", "square", "triangle", "cross", "hexagon")
 BACKGROUNDS = ("gradient", "stripes", "blobs", "flat", "texture", "tiles")
+# the kinds drawn when none are named: those of generator version 3, so that every dataset made
+# with the defaults keeps its cache key and its pixels
+DEFAULT_BACKGROUNDS = BACKGROUNDS[:4]
 
 
 class SyntheticSpec:
@@ -45,7 +48,8 @@ class SyntheticSpec:
         clutter: ``(lo, hi)``: distractor strokes per image drawn in ``[lo, hi)`` (``(0, 0)``:
             none).
         noise: ``(lo, hi)``: standard deviation of the pixel noise, drawn per image (0-255 scale).
-        backgrounds: background kinds drawn from, among :data:`BACKGROUNDS`.
+        backgrounds: background kinds drawn from, among :data:`BACKGROUNDS` (default
+            :data:`DEFAULT_BACKGROUNDS`, the four without ``texture`` and ``tiles``).
         max_overlap: ``None`` (objects placed anywhere) or the largest share of an object's box
             that another may cover; a placement above it is redrawn up to ``placement_tries``
             times (the last draw is kept).
@@ -77,7 +81,7 @@ class SyntheticSpec:
         self.size_mix = tuple(float(p) for p in size_mix)
         self.clutter = tuple(int(v) for v in clutter)
         self.noise = tuple(float(v) for v in noise)
-        self.backgrounds = tuple(BACKGROUNDS if backgrounds is None else backgrounds)
+        self.backgrounds = tuple(DEFAULT_BACKGROUNDS if backgrounds is None else backgrounds)
         self.classes = tuple(CLASSES if classes is None else classes)
         if not self.classes or len(set(self.classes)) != len(self.classes) or set(self.classes) - set(CLASSES):
             raise ValueError(f"classes must be distinct names among {CLASSES}, got {classes}")
