@@ -259,8 +259,8 @@ class Benchmark:
 BENCHMARKS = {b.name: b for b in (
     Benchmark("demo", "exps/demo/demo_yolox_s.py", "demo_assets/demo_yolox_s.pth", "outputs/distill_bench",
               BENCH_BATCH, DEMO_SUITES),
-    # the teacher checkpoint is trained by exps/coco_shaped/coco_shaped_yolox_s.py; until it exists
-    # only the arms without a teacher train and the report has no teacher row
+    # the teacher checkpoint was trained by exps/coco_shaped/coco_shaped_yolox_s.py
+    # (demo_assets/coco_shaped_yolox_s.json)
     Benchmark("coco_shaped", "exps/coco_shaped/coco_shaped_yolox_s.py", "demo_assets/coco_shaped_yolox_s.pth",
               "outputs/coco_shaped_bench", BENCH_BATCH, COCO_SUITES),
 )}
