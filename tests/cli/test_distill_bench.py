@@ -103,8 +103,8 @@ def test_bad_arms_fail_before_training(tmp_path, tiny_teacher_ckpt):
 def test_the_benchmark_picks_the_defaults_and_the_suites(tmp_path):
     """--benchmark sets the defaults of --teacher-exp, --teacher-ckpt, --out and -b (given values
     win); a suite of another benchmark is refused naming the benchmark that has it; the
-    COCO-shaped suites resolve and report before its teacher checkpoint exists (no teacher row,
-    the JSON names the benchmark and its input size)."""
+    COCO-shaped suites resolve and report with a teacher checkpoint that does not exist (no
+    teacher row, the JSON names the benchmark and its input size)."""
     from yolox_fgd.cli.distill_bench import make_parser, resolve_settings
 
     for bench, teacher, out in (("demo", "exps/demo/demo_yolox_s", "outputs/distill_bench"),
@@ -121,7 +121,7 @@ def test_the_benchmark_picks_the_defaults_and_the_suites(tmp_path):
     res = run_tool("distill_bench", "--out", tmp_path, "--suite", "coco_main")
     assert res.returncode == 1 and "suite 'coco_main' belongs to the coco_shaped benchmark" in res.stderr
     res = run_tool("distill_bench", "--benchmark", "coco_shaped", "--suite", "coco_main", "--suite", "coco_variants",
-                   "--report", "--out", tmp_path, "--seeds", "0")
+                   "--report", "--out", tmp_path, "--seeds", "0", "--teacher-ckpt", tmp_path / "absent.pth")
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert "| teacher | - | not evaluated |" in res.stdout and "| fgd_attention_diff | 0 | not run |" in res.stdout
     with open(tmp_path / "distill_bench.json") as f:
