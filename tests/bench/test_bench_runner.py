@@ -108,8 +108,10 @@ def _trainings_under(folder):
 def test_stopping_the_tool_stops_its_runs_and_the_next_call_trains_them(tmp_path, tiny_data, tiny_teacher_ckpt):
     """Ctrl-C (SIGINT) to the tool alone, once its run has started, stops the training too: the
     tool exits 130, no training is left running, the run is neither done nor failed; SIGTERM
-    (``kill``) does the same to the next call; the third call trains the run to the end. (A run
-    stopped after writing its checkpoint resumes from it: tests/cli/test_distill_bench.py.)"""
+    (``kill``) does the same to the next call; the third call trains the run to the end. The tool
+    is started with SIGINT ignored, as a shell without job control starts ``tool &``: it still
+    stops. (A run stopped after writing its checkpoint resumes from it:
+    tests/cli/test_distill_bench.py.)"""
     out = tmp_path / "bench"
     run_dir = out / "baseline" / "seed0"
     args = ["--out", str(out), "--seeds", "0", "-b", "2", "--teacher-exp", TINY_TEACHER_EXP,
@@ -117,7 +119,8 @@ def test_stopping_the_tool_stops_its_runs_and_the_next_call_trains_them(tmp_path
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
     for sig in (signal.SIGINT, signal.SIGTERM):
         proc = subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "distill_bench.py"), *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         lines = []
         for line in proc.stdout:  # the training subprocess is starting: stop the tool
             lines.append(line)

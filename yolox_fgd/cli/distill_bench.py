@@ -158,6 +158,9 @@ def cli():
     """The tool: ``main`` with user errors as ``error:`` lines; Ctrl-C or SIGTERM stops the runs in
     progress (interrupted, resumed by the next call) and exits 130."""
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the trainings too, as Ctrl-C does
+    # SIGINT too: a shell without job control starts `tool &` with SIGINT ignored, and Python then
+    # keeps it ignored (`kill -INT` would do nothing)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         run_cli(main)
     except KeyboardInterrupt:
