@@ -30,14 +30,43 @@ def tiny_data(datadir):
     return ensure_dataset(default_root("tiny_shapes"), SyntheticSpec(**TINY_SPEC))
 
 
-def run_tool(tool, *args, cwd=None, timeout=600):
-    """Run ``tools/<tool>.py`` with the test interpreter; returns the CompletedProcess."""
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="2")
+def run_tool(tool, *args, cwd=None, timeout=600, threads=2):
+    """Run ``tools/<tool>.py`` with the test interpreter and ``threads`` torch threads per process;
+    returns the CompletedProcess."""
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS=str(threads))
     env.pop("YOLOX_FGD_DEBUG", None)
     return subprocess.run(
         [sys.executable, os.path.join(REPO, "tools", f"{tool}.py"), *map(str, args)],
         cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def refuse(tool, *args):
+    """``tools/<tool>.py ARGS`` through the tool's own entry (``run_cli`` around its ``main``), in
+    this process to spare an interpreter start per case: it must exit with status 1; returns what
+    it printed to stderr (one ``error:`` line)."""
+    import importlib
+    import io
+    from unittest import mock
+
+    from loguru import logger
+
+    from yolox_fgd.cli.common import run_cli
+
+    module = importlib.import_module(f"yolox_fgd.cli.{tool}")
+    err = io.StringIO()
+    env = {k: v for k, v in os.environ.items() if k != "YOLOX_FGD_DEBUG"}
+    streams = sys.stdout, sys.stderr  # YOLOX's setup_logger, if the tool got that far, replaces them
+    try:
+        with mock.patch.dict(os.environ, env, clear=True), mock.patch.object(sys, "__stderr__", err):
+            with pytest.raises(SystemExit) as stop:
+                run_cli(module.main, [str(a) for a in args])
+    finally:
+        sys.stdout, sys.stderr = streams
+        logger.remove()  # run_cli removed the tool's handlers; give the test session its default one back
+        logger.add(sys.stderr)
+    assert stop.value.code == 1, err.getvalue()[-2000:]
+    return err.getvalue()
 
 
 @pytest.fixture(scope="session")
@@ -66,15 +95,35 @@ def restore_std():
     logger.add(sys.stderr)
 
 
-def make_trainer(exp_file, output_dir, *opts, batch=8):
-    """An in-process trainer for ``exp_file`` on CPU, writing under ``output_dir/run``."""
+_TRAINERS = []
+
+
+def make_trainer(exp_file, output_dir, *opts, batch=8, flags=()):
+    """An in-process trainer for ``exp_file`` on CPU, writing under ``output_dir/run``, with the
+    command-line ``flags`` (e.g. ``--fp16``). Its loader workers are stopped after the test."""
     from yolox_fgd.cli.train import make_parser
     from yolox_fgd.exp.build import load_exp
 
     exp = load_exp(exp_file)
     exp.merge(["output_dir", str(output_dir), *map(str, opts)])
-    args = make_parser().parse_args(["-b", str(batch), "--device", "cpu", "-expn", "run"])
-    return exp.get_trainer(args)
+    args = make_parser().parse_args(["-b", str(batch), "--device", "cpu", "-expn", "run", *flags])
+    trainer = exp.get_trainer(args)
+    _TRAINERS.append(trainer)
+    return trainer
+
+
+@pytest.fixture(autouse=True)
+def _stop_loader_workers():
+    """Drop the training-loader iterator of every trainer the test built, while it is still
+    referenced: its workers then get the stop signal at once. Left to the garbage collector (a
+    trainer sits in reference cycles), the loader's queues are finalised before the iterator, the
+    stop signal is lost, and each worker is joined only after torch's 5-second status timeout,
+    in whatever later test the collector happens to run."""
+    yield
+    while _TRAINERS:
+        trainer = _TRAINERS.pop()
+        if getattr(trainer, "prefetcher", None) is not None:
+            trainer.prefetcher = None
 
 
 def load_ckpt_file(path):
@@ -96,19 +145,20 @@ def logged_sizes(text):
     return [int(line.split("size: ")[1].split(",")[0]) for line in text.splitlines() if "size: " in line]
 
 
-def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2, batch=4, flags=()):
+def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2, batch=4, flags=(), threads=2):
     """Train ``epochs`` epochs uninterrupted (``out/full``) and stopped after ``stop`` then
-    resumed (``out/part``), with the command-line ``flags`` (e.g. ``--fp16``, ``-d 2``); returns
-    both final checkpoints. Asserts every run succeeded."""
+    resumed (``out/part``), with the command-line ``flags`` (e.g. ``--fp16``, ``-d 2``) and
+    ``threads`` torch threads per process; returns both final checkpoints. Asserts every run
+    succeeded."""
     common = ["-f", exp_file, "-b", str(batch), "--device", "cpu", *flags]
     tail = ["output_dir", out, "max_epoch", epochs, *opts]
-    full = run_tool("train", *common, "-expn", "full", *tail)
+    full = run_tool("train", *common, "-expn", "full", *tail, threads=threads)
     assert full.returncode == 0, full.stderr[-3000:]
     stop_and_resume.sizes = logged_sizes(full.stdout + full.stderr)
-    part = run_tool("train", *common, "-expn", "part", *tail, "train_until_epoch", stop)
+    part = run_tool("train", *common, "-expn", "part", *tail, "train_until_epoch", stop, threads=threads)
     assert part.returncode == 0, part.stderr[-3000:]
     assert load_ckpt_file(os.path.join(out, "part", "latest_ckpt.pth"))["start_epoch"] == stop
-    resumed = run_tool("train", *common, "-expn", "part", "--resume", *tail)
+    resumed = run_tool("train", *common, "-expn", "part", "--resume", *tail, threads=threads)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"(epoch {stop})" in resumed.stdout + resumed.stderr
     return (load_ckpt_file(os.path.join(out, "full", "latest_ckpt.pth")),

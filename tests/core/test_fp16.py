@@ -6,21 +6,15 @@ import math
 import pytest
 import torch
 
-from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_tensors, load_ckpt_file, run_iters,
-                            run_tool, stop_and_resume)
+from tests.conftest import (TINY_EXP, TINY_FGD_EXP, USER_CONFIG, assert_same_tensors, load_ckpt_file, make_trainer,
+                            run_iters, run_tool, stop_and_resume)
 from yolox_fgd.losses import FGDLoss
 from yolox_fgd.losses.head_kd import HeadKDLoss
 
 
 def fp16_trainer(exp_file, output_dir, *opts, batch=4):
     """An in-process --fp16 trainer on the CPU (tests/conftest.py's make_trainer, with the flag)."""
-    from yolox_fgd.cli.train import make_parser
-    from yolox_fgd.exp.build import load_exp
-
-    exp = load_exp(exp_file)
-    exp.merge(["output_dir", str(output_dir), *map(str, opts)])
-    args = make_parser().parse_args(["-b", str(batch), "--device", "cpu", "-expn", "run", "--fp16"])
-    return exp.get_trainer(args)
+    return make_trainer(exp_file, output_dir, *opts, batch=batch, flags=("--fp16",))
 
 
 @pytest.mark.parametrize("exp_file, opts", [
@@ -159,8 +153,13 @@ def test_fp16_resume_is_exact(tmp_path, tiny_data, tiny_teacher_ckpt, exp_file, 
     and the loss calibration (whose scale, with two gloo processes, is fixed from both ranks'
     sums and held alike by both); with workers, multiscale and warm-up on."""
     extra = ("teacher_ckpt", tiny_teacher_ckpt, "fgd_calibrate_iters", "3") if exp_file == TINY_FGD_EXP else ()
-    flags = ("--fp16",) + (("-d", "2") if processes == 2 else ())
-    a, b = stop_and_resume(exp_file, tmp_path, *extra, *USER_CONFIG, epochs=3, stop=1, batch=4, flags=flags)
+    flags, threads, tail = ("--fp16",), 2, ()
+    if processes == 2:
+        # spawned processes spawn their loader workers too (an interpreter start each, at every
+        # evaluation as well): one worker and one thread per process keep the 2 cores unshared
+        flags, threads, tail = ("--fp16", "-d", "2"), 1, ("data_num_workers", "1")
+    a, b = stop_and_resume(exp_file, tmp_path, *extra, *USER_CONFIG, *tail, epochs=3, stop=1, batch=4, flags=flags,
+                           threads=threads)
     assert_same_tensors(a["train_model"], b["train_model"], "student")
     assert_same_tensors(a["model"], b["model"], "student EMA")
     for (k, x), (_, y) in zip(sorted(a["optimizer"]["state"].items()), sorted(b["optimizer"]["state"].items())):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from tests.conftest import TINY_FGD_EXP, TINY_TEACHER_EXP, run_tool
+from tests.conftest import TINY_FGD_EXP, TINY_TEACHER_EXP, refuse
 from yolox_fgd.distill.teacher import build_teacher
 from yolox_fgd.exp.build import load_exp
 from yolox_fgd.utils.checkpoint import CheckpointError
@@ -72,16 +72,14 @@ def test_levels_that_do_not_pair_up(tmp_path, tiny_data, tiny_teacher_ckpt, rest
 
 
 def test_cli_names_a_missing_teacher_checkpoint(tiny_data):
-    res = run_tool("train", "-f", TINY_FGD_EXP, "--device", "cpu", "teacher_ckpt", "/no/teacher.pth")
-    assert res.returncode != 0 and "teacher checkpoint not found: /no/teacher.pth" in res.stderr
-    res = run_tool("train", "-f", TINY_FGD_EXP, "--device", "cpu")
-    assert res.returncode != 0 and "no teacher checkpoint" in res.stderr
+    assert "teacher checkpoint not found: /no/teacher.pth" in refuse("train", "-f", TINY_FGD_EXP, "--device", "cpu",
+                                                                     "teacher_ckpt", "/no/teacher.pth")
+    assert "no teacher checkpoint" in refuse("train", "-f", TINY_FGD_EXP, "--device", "cpu")
 
 
 def test_cli_rejects_unknown_level(tiny_data, tiny_teacher_ckpt):
-    res = run_tool("train", "-f", TINY_FGD_EXP, "--device", "cpu", "teacher_ckpt", tiny_teacher_ckpt,
-                   "fgd_levels", "(p3,p6)")
-    assert res.returncode != 0 and "fgd_levels=('p3', 'p6') must be distinct names among ('p3', 'p4', 'p5')" in res.stderr
+    err = refuse("train", "-f", TINY_FGD_EXP, "--device", "cpu", "teacher_ckpt", tiny_teacher_ckpt, "fgd_levels", "(p3,p6)")
+    assert "fgd_levels=('p3', 'p6') must be distinct names among ('p3', 'p4', 'p5')" in err
 
 
 def test_teacher_with_batch_statistics_teaches_on_them_and_keeps_its_running_ones(tiny_teacher_ckpt):
