@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tests.conftest import TINY_EXP, run_tool
+from tests.conftest import TINY_EXP, refuse, run_tool
 from yolox_fgd.cli.compare_runs import format_table, group_runs, load_run
 
 
@@ -44,7 +44,6 @@ def test_real_runs_table_plot_and_diff(tmp_path, tiny_data):
 
 
 def test_folder_without_run_is_refused(tmp_path):
-    res = run_tool("compare_runs", tmp_path)
-    assert res.returncode != 0 and f"{tmp_path} holds no training run" in res.stderr
+    assert f"{tmp_path} holds no training run" in refuse("compare_runs", tmp_path)
     with pytest.raises(FileNotFoundError, match="not a folder"):
         load_run(str(tmp_path / "missing"))

@@ -2,7 +2,7 @@
 import json
 import os
 
-from tests.conftest import TINY_EXP, TINY_FGD_EXP, TINY_TEACHER_EXP, run_tool
+from tests.conftest import TINY_EXP, TINY_FGD_EXP, TINY_TEACHER_EXP, refuse, run_tool
 
 
 def test_pipeline_produces_table_and_pictures_from_the_evaluation(tmp_path, tiny_data):
@@ -40,14 +40,14 @@ def test_pipeline_produces_table_and_pictures_from_the_evaluation(tmp_path, tiny
     assert all(-1 <= row["corr_min"] <= row["corr_mean"] <= 1 and row["channels"] > 0 for row in levels.values())
     assert [ln.split("|")[1].strip() for ln in fit.stdout.splitlines() if ln.startswith("| p")] == ["p3", "p4", "p5"]
     # a checkpoint without FGD modules (the baseline student's) is refused with what to give
-    bad = run_tool("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[1]["ckpt"], "-b", "4",
-                   "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
-    assert bad.returncode != 0 and "the checkpoint has no 'fgd' entry" in bad.stderr
+    bad = refuse("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[1]["ckpt"], "-b", "4",
+                 "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
+    assert "the checkpoint has no 'fgd' entry" in bad
     # FGD modules trained with another projector than the options say: named, with what to give
-    other = run_tool("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[2]["ckpt"], "-b", "4", "fgd_projector", "mlp",
-                     "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
-    assert other.returncode != 0 and "the checkpoint's FGD modules at p3 do not fit the experiment" in other.stderr
-    assert "fgd_projector must be given again" in other.stderr
+    other = refuse("fgd_fit", "-f", TINY_FGD_EXP, "-c", rows[2]["ckpt"], "-b", "4", "fgd_projector", "mlp",
+                   "teacher_ckpt", os.path.join(out, "teacher", "latest_ckpt.pth"))
+    assert "the checkpoint's FGD modules at p3 do not fit the experiment" in other
+    assert "fgd_projector must be given again" in other
 
     # a second run reuses the teacher and both students
     again = run_tool("fgd_demo", "--out", out, "--teacher-exp", TINY_TEACHER_EXP, "--student-exp", TINY_EXP,

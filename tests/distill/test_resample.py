@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, refuse, run_tool
 from yolox_fgd.distill.resample import resample_head_outputs, resize_images
 
 STRIDES = {"p3": 8, "p4": 16, "p5": 32}
@@ -112,5 +112,5 @@ def test_eval_model_size_runs_the_checkpoint_at_another_size(tiny_data, tiny_tea
     table = lambda res: [line for line in res.stdout.splitlines() if line.startswith("|")]  # noqa: E731
     assert table(plain) and table(same) == table(plain) and table(other)
     assert "resized to (96, 96)" in other.stdout + other.stderr and "resized to" not in plain.stdout + plain.stderr
-    bad = run("--model-size", "100")
-    assert bad.returncode != 0 and "--model-size 100 must be a positive multiple of 32" in bad.stderr
+    bad = refuse("eval", *args, "--model-size", "100", "test_conf", "0.001")
+    assert "--model-size 100 must be a positive multiple of 32" in bad
