@@ -30,9 +30,13 @@ def tiny_data(datadir):
     return ensure_dataset(default_root("tiny_shapes"), SyntheticSpec(**TINY_SPEC))
 
 
-def run_tool(tool, *args, cwd=None, timeout=600, threads=2):
-    """Run ``tools/<tool>.py`` with the test interpreter and ``threads`` torch threads per process;
-    returns the CompletedProcess."""
+def run_tool(tool, *args, cwd=None, timeout=600, threads=None):
+    """Run ``tools/<tool>.py`` with the test interpreter and ``threads`` torch threads per process
+    (default: the machine's 2 cores shared by the ``-d`` processes); returns the CompletedProcess."""
+    if threads is None:
+        args = tuple(map(str, args))
+        processes = int(args[args.index("-d") + 1]) if "-d" in args[:-1] else 1
+        threads = max(1, 2 // processes)
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS=str(threads))
     env.pop("YOLOX_FGD_DEBUG", None)
     return subprocess.run(
@@ -145,20 +149,19 @@ def logged_sizes(text):
     return [int(line.split("size: ")[1].split(",")[0]) for line in text.splitlines() if "size: " in line]
 
 
-def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2, batch=4, flags=(), threads=2):
+def stop_and_resume(exp_file, out, *opts, epochs=3, stop=2, batch=4, flags=()):
     """Train ``epochs`` epochs uninterrupted (``out/full``) and stopped after ``stop`` then
-    resumed (``out/part``), with the command-line ``flags`` (e.g. ``--fp16``, ``-d 2``) and
-    ``threads`` torch threads per process; returns both final checkpoints. Asserts every run
-    succeeded."""
+    resumed (``out/part``), with the command-line ``flags`` (e.g. ``--fp16``, ``-d 2``); returns
+    both final checkpoints. Asserts every run succeeded."""
     common = ["-f", exp_file, "-b", str(batch), "--device", "cpu", *flags]
     tail = ["output_dir", out, "max_epoch", epochs, *opts]
-    full = run_tool("train", *common, "-expn", "full", *tail, threads=threads)
+    full = run_tool("train", *common, "-expn", "full", *tail)
     assert full.returncode == 0, full.stderr[-3000:]
     stop_and_resume.sizes = logged_sizes(full.stdout + full.stderr)
-    part = run_tool("train", *common, "-expn", "part", *tail, "train_until_epoch", stop, threads=threads)
+    part = run_tool("train", *common, "-expn", "part", *tail, "train_until_epoch", stop)
     assert part.returncode == 0, part.stderr[-3000:]
     assert load_ckpt_file(os.path.join(out, "part", "latest_ckpt.pth"))["start_epoch"] == stop
-    resumed = run_tool("train", *common, "-expn", "part", "--resume", *tail, threads=threads)
+    resumed = run_tool("train", *common, "-expn", "part", "--resume", *tail)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"(epoch {stop})" in resumed.stdout + resumed.stderr
     return (load_ckpt_file(os.path.join(out, "full", "latest_ckpt.pth")),

@@ -153,13 +153,12 @@ def test_fp16_resume_is_exact(tmp_path, tiny_data, tiny_teacher_ckpt, exp_file, 
     and the loss calibration (whose scale, with two gloo processes, is fixed from both ranks'
     sums and held alike by both); with workers, multiscale and warm-up on."""
     extra = ("teacher_ckpt", tiny_teacher_ckpt, "fgd_calibrate_iters", "3") if exp_file == TINY_FGD_EXP else ()
-    flags, threads, tail = ("--fp16",), 2, ()
+    flags, tail = ("--fp16",), ()
     if processes == 2:
         # spawned processes spawn their loader workers too (an interpreter start each, at every
-        # evaluation as well): one worker and one thread per process keep the 2 cores unshared
-        flags, threads, tail = ("--fp16", "-d", "2"), 1, ("data_num_workers", "1")
-    a, b = stop_and_resume(exp_file, tmp_path, *extra, *USER_CONFIG, *tail, epochs=3, stop=1, batch=4, flags=flags,
-                           threads=threads)
+        # evaluation as well): one worker per process
+        flags, tail = ("--fp16", "-d", "2"), ("data_num_workers", "1")
+    a, b = stop_and_resume(exp_file, tmp_path, *extra, *USER_CONFIG, *tail, epochs=3, stop=1, batch=4, flags=flags)
     assert_same_tensors(a["train_model"], b["train_model"], "student")
     assert_same_tensors(a["model"], b["model"], "student EMA")
     for (k, x), (_, y) in zip(sorted(a["optimizer"]["state"].items()), sorted(b["optimizer"]["state"].items())):
