@@ -9,8 +9,8 @@
 # first; the head_kd row of tools/plot_diagnostics.py gives its gradient against the detection
 # gradient's.
 # What helps, measured (docs/coco_shaped.md): the head-output distillation gains on every seed of
-# both CPU benchmarks (+9.4 AP demo, +5.6 COCO-shaped); FGD's terms beside it are not shown to help
-# (COCO-shaped seeds: +1.1, -0.2, -12.6 AP). To train without them, add
+# both CPU benchmarks (+9.4 AP demo, +5.6 COCO-shaped); FGD's terms are not shown to help, beside it
+# (COCO-shaped seeds: +1.1, -0.2, -12.6 AP) or alone (-0.5 +- 1.9 AP). To train without them, add
 # fgd_alpha 0 fgd_beta 0 fgd_gamma 0 fgd_lambda 0.
 #   python tools/train.py -f exps/fgd_yolox_m_tuned_kd.py -d 8 -b 64 --fp16
 import os
